@@ -1,0 +1,244 @@
+"""The emulated instance's state: logins, databases, backup history and fault modes, loaded from JSON.
+
+Plain data, no SQL and no wire format. ``Catalog.from_dict`` validates the JSON format documented in
+README.md and fills in SQL Server's defaults (master, model, msdb and tempdb).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+DATABASE_STATES = {"ONLINE": 0, "RESTORING": 1, "RECOVERING": 2, "RECOVERY_PENDING": 3, "SUSPECT": 4,
+                   "EMERGENCY": 5, "OFFLINE": 6, "COPYING": 7, "OFFLINE_SECONDARY": 10}
+RECOVERY_MODELS = {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}
+SYSTEM_DATABASES = (("master", "SIMPLE"), ("tempdb", "SIMPLE"), ("model", "FULL"), ("msdb", "SIMPLE"))
+DEFAULT_CREATE_DATE = datetime(2003, 4, 8, 9, 13, 36, 390000)
+MAX_IDENTIFIER = 128
+
+
+class CatalogError(ValueError):
+    """The catalog JSON is malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Login:
+    """A SQL-authentication login."""
+
+    name: str
+    password: str
+    sysadmin: bool = False
+    view_any_database: bool = True
+    default_database: str = "master"
+
+
+@dataclass(frozen=True)
+class Database:
+    """One row of sys.databases (plus what other catalog views derive from it)."""
+
+    name: str
+    database_id: int
+    state: str = "ONLINE"
+    recovery_model: str = "FULL"
+    is_read_only: bool = False
+    log_reuse_wait_desc: str = "NOTHING"
+    owner: str = "sa"
+    create_date: datetime = DEFAULT_CREATE_DATE
+    last_log_backup_lsn: int | None = None
+    preferred_replica: bool = True
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One row of msdb.dbo.backupset."""
+
+    database_name: str
+    type: str = "D"
+    is_copy_only: bool = False
+    first_lsn: int | None = None
+    last_lsn: int | None = None
+    database_backup_lsn: int | None = None
+    user_name: str = "sa"
+    software_name: str = "Microsoft SQL Server"
+    backup_start_date: datetime | None = None
+    backup_finish_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Misbehaviours to emulate; see README.md ("Fault modes")."""
+
+    silent: bool = False
+    #: False: off; True: close after half the rows of a result set; an int N: close after N rows.
+    drop_mid_result: bool | int = False
+    query_delay_ms: int = 0
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> "Faults":
+        raw = dict(raw or {})
+        unknown = set(raw) - {"silent", "drop_mid_result", "query_delay_ms"}
+        if unknown:
+            raise CatalogError(f"unknown fault(s): {', '.join(sorted(unknown))}")
+        drop = raw.get("drop_mid_result", False)
+        if not isinstance(drop, (bool, int)) or (not isinstance(drop, bool) and drop < 0):
+            raise CatalogError("faults.drop_mid_result must be a boolean or a row count >= 0")
+        delay = raw.get("query_delay_ms", 0)
+        if not isinstance(delay, (int, float)) or delay < 0:
+            raise CatalogError("faults.query_delay_ms must be a number >= 0")
+        return cls(silent=bool(raw.get("silent", False)), drop_mid_result=drop, query_delay_ms=int(delay))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything the emulated instance knows."""
+
+    version: str = "15.0.2000.5"
+    server_name: str = "TDSEMU"
+    logins: tuple[Login, ...] = ()
+    databases: tuple[Database, ...] = ()
+    backups: tuple[Backup, ...] = ()
+    faults: Faults = field(default_factory=Faults)
+
+    def login(self, name: str) -> Login | None:
+        for login in self.logins:
+            if login.name.lower() == name.lower():
+                return login
+        return None
+
+    def database(self, name: str) -> Database | None:
+        key = name.rstrip(" ").lower()
+        for db in self.databases:
+            if db.name.rstrip(" ").lower() == key:
+                return db
+        return None
+
+    def database_by_id(self, database_id: int) -> Database | None:
+        for db in self.databases:
+            if db.database_id == database_id:
+                return db
+        return None
+
+    def with_faults(self, faults: Faults) -> "Catalog":
+        return replace(self, faults=faults)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "Catalog":
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CatalogError(f"cannot read catalog {path}: {exc}") from exc
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Catalog":
+        if not isinstance(raw, dict):
+            raise CatalogError("the catalog must be a JSON object")
+        unknown = set(raw) - {"version", "server_name", "logins", "databases", "backups", "faults"}
+        if unknown:
+            raise CatalogError(f"unknown catalog key(s): {', '.join(sorted(unknown))}")
+        version = str(raw.get("version", "15.0.2000.5"))
+        if len(version.split(".")) < 3 or not all(p.isdigit() for p in version.split(".")):
+            raise CatalogError(f"version must look like 15.0.2000.5, not {version!r}")
+        logins = tuple(_login(item) for item in raw.get("logins", []))
+        if len({lg.name.lower() for lg in logins}) != len(logins):
+            raise CatalogError("duplicate login names")
+        databases = _databases(raw.get("databases", []))
+        backups = tuple(_backup(item) for item in raw.get("backups", []))
+        return cls(version=version, server_name=str(raw.get("server_name", "TDSEMU")), logins=logins,
+                   databases=databases, backups=backups, faults=Faults.from_dict(raw.get("faults")))
+
+
+def _require(item: Any, what: str) -> dict[str, Any]:
+    if not isinstance(item, dict) or not isinstance(item.get("name", item.get("database_name")), str):
+        raise CatalogError(f"each {what} must be an object with a string name")
+    return item
+
+
+def _login(item: Any) -> Login:
+    item = _require(item, "login")
+    unknown = set(item) - {"name", "password", "sysadmin", "view_any_database", "default_database"}
+    if unknown:
+        raise CatalogError(f"login {item['name']!r}: unknown key(s) {', '.join(sorted(unknown))}")
+    return Login(name=item["name"], password=str(item.get("password", "")),
+                 sysadmin=bool(item.get("sysadmin", False)),
+                 view_any_database=bool(item.get("view_any_database", True)),
+                 default_database=str(item.get("default_database", "master")))
+
+
+def _parse_date(value: Any, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", ""))
+    except ValueError as exc:
+        raise CatalogError(f"{what}: not an ISO date: {value!r}") from exc
+
+
+def _databases(items: list[Any]) -> tuple[Database, ...]:
+    listed: dict[str, Database] = {}
+    fields = {"name", "state", "recovery_model", "is_read_only", "log_reuse_wait_desc", "owner",
+              "create_date", "database_id", "last_log_backup_lsn", "preferred_replica"}
+    raw_items = [_require(item, "database") for item in items]
+    system_names = {name for name, _ in SYSTEM_DATABASES}
+    next_id = 5
+    explicit_ids = {item["database_id"] for item in raw_items if "database_id" in item}
+    for item in raw_items:
+        name = item["name"]
+        unknown = set(item) - fields
+        if unknown:
+            raise CatalogError(f"database {name!r}: unknown key(s) {', '.join(sorted(unknown))}")
+        if not name or len(name) > MAX_IDENTIFIER:
+            raise CatalogError(f"database name must be 1..{MAX_IDENTIFIER} characters: {name!r}")
+        key = name.rstrip(" ").lower()
+        if key in listed:
+            raise CatalogError(f"duplicate database name {name!r}")
+        state = str(item.get("state", "ONLINE")).upper()
+        if state not in DATABASE_STATES:
+            raise CatalogError(f"database {name!r}: unknown state {state!r}")
+        default_model = dict(SYSTEM_DATABASES).get(key, "FULL")
+        model = str(item.get("recovery_model", default_model)).upper()
+        if model not in RECOVERY_MODELS:
+            raise CatalogError(f"database {name!r}: unknown recovery_model {model!r}")
+        if "database_id" in item:
+            database_id = int(item["database_id"])
+        elif key in system_names:
+            database_id = [n for n, _ in SYSTEM_DATABASES].index(key) + 1
+        else:
+            while next_id in explicit_ids:
+                next_id += 1
+            database_id = next_id
+            next_id += 1
+        lsn = item.get("last_log_backup_lsn")
+        listed[key] = Database(
+            name=name, database_id=database_id, state=state, recovery_model=model,
+            is_read_only=bool(item.get("is_read_only", False)),
+            log_reuse_wait_desc=str(item.get("log_reuse_wait_desc", "NOTHING")),
+            owner=str(item.get("owner", "sa")),
+            create_date=_parse_date(item.get("create_date"), name) or DEFAULT_CREATE_DATE,
+            last_log_backup_lsn=None if lsn is None else int(lsn),
+            preferred_replica=bool(item.get("preferred_replica", True)))
+    for index, (name, model) in enumerate(SYSTEM_DATABASES, start=1):
+        if name not in listed:
+            listed[name] = Database(name=name, database_id=index, recovery_model=model)
+    ids = [db.database_id for db in listed.values()]
+    if len(set(ids)) != len(ids):
+        raise CatalogError("duplicate database_id values")
+    return tuple(sorted(listed.values(), key=lambda db: db.database_id))
+
+
+def _backup(item: Any) -> Backup:
+    item = _require(item, "backup")
+    known = {f for f in Backup.__dataclass_fields__}
+    unknown = set(item) - known
+    if unknown:
+        raise CatalogError(f"backup: unknown key(s) {', '.join(sorted(unknown))}")
+    values = dict(item)
+    for key in ("backup_start_date", "backup_finish_date"):
+        values[key] = _parse_date(values.get(key), key)
+    for key in ("first_lsn", "last_lsn", "database_backup_lsn"):
+        if values.get(key) is not None:
+            values[key] = int(values[key])
+    return Backup(**values)

@@ -1,0 +1,120 @@
+"""The catalog views and tables the emulator serves, each declared in one place.
+
+To add a table: write a ``rows(catalog, login)`` function and call ``register(SystemTable(...))``. The
+engine creates it in SQLite the first time a query names it. Names are T-SQL names: ``sys.<view>`` for
+server-wide catalog views, ``<database>.<schema>.<table>`` for tables in a database (``msdb.dbo.backupset``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from . import sqltypes as t
+from .catalog import DATABASE_STATES, RECOVERY_MODELS, Catalog, Login
+from .sqltypes import SqlType
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: SqlType
+    #: Compared like SQL Server's default collation (case-insensitive, trailing spaces ignored).
+    text_collation: bool = False
+
+
+@dataclass(frozen=True)
+class SystemTable:
+    name: str
+    columns: tuple[Column, ...]
+    rows: Callable[[Catalog, Login], Iterable[tuple]]
+
+    @property
+    def sqlite_location(self) -> tuple[str, str]:
+        """(attached SQLite database, table name) holding this table."""
+        parts = self.name.lower().split(".")
+        if len(parts) == 2:
+            return parts[0], parts[1]
+        return parts[0], f"{parts[1]}__{parts[2]}"
+
+
+TABLES: dict[str, SystemTable] = {}
+
+
+def register(table: SystemTable) -> SystemTable:
+    TABLES[table.name.lower()] = table
+    return table
+
+
+def visible_databases(catalog: Catalog, login: Login):
+    """The databases a login sees in sys.databases (VIEW ANY DATABASE, else master, tempdb and its own)."""
+    for db in catalog.databases:
+        if login.sysadmin or login.view_any_database or db.name in ("master", "tempdb") \
+                or db.owner.lower() == login.name.lower():
+            yield db
+
+
+def _databases(catalog: Catalog, login: Login):
+    for db in visible_databases(catalog, login):
+        yield (db.name, db.database_id, db.state, DATABASE_STATES[db.state], db.recovery_model,
+               RECOVERY_MODELS[db.recovery_model], db.is_read_only, db.log_reuse_wait_desc,
+               db.create_date, db.owner, 150, 0)
+
+
+register(SystemTable("sys.databases", (
+    Column("name", t.SYSNAME, text_collation=True),
+    Column("database_id", t.INT),
+    Column("state_desc", t.nvarchar(60), text_collation=True),
+    Column("state", t.TINYINT),
+    Column("recovery_model_desc", t.nvarchar(60), text_collation=True),
+    Column("recovery_model", t.TINYINT),
+    Column("is_read_only", t.BIT),
+    Column("log_reuse_wait_desc", t.nvarchar(60), text_collation=True),
+    Column("create_date", t.DATETIME),
+    Column("owner_name", t.SYSNAME, text_collation=True),
+    Column("compatibility_level", t.TINYINT),
+    Column("is_in_standby", t.BIT),
+), _databases))
+
+
+def _recovery_status(catalog: Catalog, login: Login):
+    for db in visible_databases(catalog, login):
+        yield db.database_id, db.last_log_backup_lsn
+
+
+register(SystemTable("sys.database_recovery_status", (
+    Column("database_id", t.INT),
+    Column("last_log_backup_lsn", t.numeric(25, 0)),
+), _recovery_status))
+
+
+def _backupset(catalog: Catalog, login: Login):
+    for index, b in enumerate(catalog.backups, start=1):
+        yield (index, b.database_name, b.type, b.is_copy_only, b.first_lsn, b.last_lsn,
+               b.database_backup_lsn, b.user_name, b.backup_start_date, b.backup_finish_date, index)
+
+
+register(SystemTable("msdb.dbo.backupset", (
+    Column("backup_set_id", t.INT),
+    Column("database_name", t.SYSNAME, text_collation=True),
+    Column("type", t.nvarchar(1), text_collation=True),
+    Column("is_copy_only", t.BIT),
+    Column("first_lsn", t.numeric(25, 0)),
+    Column("last_lsn", t.numeric(25, 0)),
+    Column("database_backup_lsn", t.numeric(25, 0)),
+    Column("user_name", t.SYSNAME, text_collation=True),
+    Column("backup_start_date", t.DATETIME),
+    Column("backup_finish_date", t.DATETIME),
+    Column("media_set_id", t.INT),
+), _backupset))
+
+
+def _mediaset(catalog: Catalog, login: Login):
+    for index, b in enumerate(catalog.backups, start=1):
+        yield index, b.software_name
+
+
+register(SystemTable("msdb.dbo.backupmediaset", (
+    Column("media_set_id", t.INT),
+    Column("software_name", t.nvarchar(128), text_collation=True),
+), _mediaset))

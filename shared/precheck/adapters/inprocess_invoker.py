@@ -1,0 +1,76 @@
+"""An in-process stand-in for FC's asynchronous invocation, destinations included.
+
+Each invocation runs the function's real handler on a worker thread; when it returns (or raises), the
+invoker builds the same destination event FC would and calls the destination function's handler with it.
+Like FC it is at-least-once friendly: an invocation id seen before is not run again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
+
+from ..events import destination_event
+from ..local import Handler, fake_context, function_arn
+
+log = logging.getLogger("precheck.invoker")
+
+
+class InProcessInvoker:
+    def __init__(self, load_handler: Callable[[str], Handler], destination_of: Callable[[str], Optional[str]],
+                 max_workers: int = 32):
+        self._load = load_handler
+        self._destination_of = destination_of
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fc-async")
+        self._seen: set[str] = set()
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def invoke_async(self, function_name: str, payload: bytes, invocation_id: str) -> None:
+        handler = self._load(function_name)  # an unknown function fails here, as FC answers 404 at once
+        with self._idle:
+            if invocation_id in self._seen:
+                return
+            self._seen.add(invocation_id)
+            self._pending += 1
+        self._pool.submit(self._run, function_name, handler, payload)
+
+    def _run(self, function_name: str, handler: Handler, payload: bytes) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            response, error = None, None
+            try:
+                result = handler(payload, fake_context(function_name, request_id))
+                response = result.decode("utf-8") if isinstance(result, bytes) else str(result)
+            except Exception as exc:  # FC reports an unhandled exception to onFailure
+                error = exc
+            destination = self._destination_of(function_name)
+            if destination:
+                event = destination_event(function_arn=function_arn(function_name), request_id=request_id,
+                                          request_payload=payload, now_ms=int(time.time() * 1000),
+                                          response=response, error=error)
+                try:
+                    self._load(destination)(event, fake_context(destination))
+                except Exception:
+                    log.exception("destination %s failed for a %s outcome", destination, function_name)
+            elif error is not None:
+                log.error("async %s failed: %s", function_name, type(error).__name__)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every invocation, and its destination, has finished; False if `timeout` ran out."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True

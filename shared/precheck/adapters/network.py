@@ -1,0 +1,62 @@
+"""TCP reachability with every wait bounded, DNS included (getaddrinfo has no timeout of its own)."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+import time
+
+from ..models import Endpoint
+from ..ports import Connected, ProbeError
+
+
+def resolve(host: str, port: int, timeout: float) -> list[tuple]:
+    """getaddrinfo in a daemon thread, abandoned after `timeout` seconds."""
+    box: list = []
+
+    def target() -> None:
+        try:
+            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as error:
+            box.append(error)
+
+    worker = threading.Thread(target=target, name="resolve", daemon=True)
+    worker.start()
+    worker.join(max(timeout, 0.0))
+    if not box:
+        raise ProbeError("timeout", f"name resolution of {host} took longer than {timeout:.1f} s")
+    if isinstance(box[0], OSError):
+        error = box[0]
+        raise ProbeError("dns", getattr(error, "strerror", None) or str(error))
+    return box[0]
+
+
+class SocketNetworkProbe:
+    """Resolves, then tries each address in turn until one accepts, within one overall deadline."""
+
+    def connect(self, endpoint: Endpoint, timeout: float) -> Connected:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        addresses = resolve(endpoint.host, endpoint.port, timeout)
+        last: ProbeError | None = None
+        for family, kind, proto, _, address in addresses:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            sock = socket.socket(family, kind, proto)
+            sock.settimeout(remaining)
+            started = time.perf_counter()
+            try:
+                sock.connect(address)
+                return Connected(address=f"{address[0]}:{address[1]}",
+                                 connect_ms=(time.perf_counter() - started) * 1000)
+            except socket.timeout:
+                last = ProbeError("timeout", f"no answer within {timeout:.1f} s")
+            except ConnectionRefusedError:
+                last = ProbeError("refused", "")
+            except OSError as error:
+                kind_name = "unreachable" if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH) else "network"
+                last = ProbeError(kind_name, error.strerror or str(error))
+            finally:
+                sock.close()
+        raise last or ProbeError("timeout", f"no answer within {timeout:.1f} s")

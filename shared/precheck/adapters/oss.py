@@ -1,0 +1,55 @@
+"""Reads a bucket's info with oss2, one request, bounded by the item's remaining time, no retries."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import oss2
+import requests
+
+from ..models import Endpoint
+from ..ports import ProbeError
+from .credentials import Credentials
+
+
+class Oss2BucketProbe:
+    def __init__(self, credentials: Optional[Credentials] = None, session: Optional[oss2.Session] = None):
+        self._credentials = credentials
+        self._session = session
+
+    def _auth(self):
+        creds = self._credentials
+        if creds is None:
+            return oss2.AnonymousAuth()
+        if creds.security_token:
+            return oss2.StsAuth(creds.access_key_id, creds.access_key_secret, creds.security_token)
+        return oss2.Auth(creds.access_key_id, creds.access_key_secret)
+
+    def bucket_info(self, endpoint: Endpoint, bucket: str, timeout: float) -> dict[str, Any]:
+        if timeout <= 0:
+            raise ProbeError("timeout", "no time left for the bucket check")
+        client = oss2.Bucket(self._auth(), endpoint.url, bucket, connect_timeout=timeout, session=self._session)
+        try:
+            info = client.get_bucket_info()
+        except oss2.exceptions.NoSuchBucket:
+            raise ProbeError("no_such_bucket", "") from None
+        except oss2.exceptions.AccessDenied as error:
+            raise ProbeError("access_denied", error.message or "") from None
+        except oss2.exceptions.RequestError as error:
+            raise _transport_error(error.exception) from None
+        except oss2.exceptions.OssError as error:
+            raise ProbeError("oss", f"HTTP {error.status} {error.code or ''} {error.message or ''}".strip()) from None
+        return {"location": getattr(info, "location", None), "storage_class": getattr(info, "storage_class", None)}
+
+
+def _transport_error(error: Exception) -> ProbeError:
+    if isinstance(error, requests.exceptions.SSLError):
+        return ProbeError("tls", "certificate or protocol mismatch")
+    if isinstance(error, requests.exceptions.Timeout):
+        return ProbeError("timeout", "no answer in time")
+    text = str(error)
+    if "Name or service not known" in text or "NameResolutionError" in text or "getaddrinfo" in text:
+        return ProbeError("dns", "name does not resolve")
+    if "Connection refused" in text:
+        return ProbeError("refused", "connection refused")
+    return ProbeError("network", type(error).__name__)

@@ -1,0 +1,118 @@
+"""The embedded result store: one SQLite file, safe for the threads of one process and for several processes."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Optional
+
+from ..models import Instance, Outcome, Run
+from ..ports import RunRecord, StoreError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    instance_id TEXT PRIMARY KEY,
+    body        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    instance_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (instance_id, run_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS outcomes (
+    instance_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    item        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (instance_id, run_id, item)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    key         TEXT PRIMARY KEY,
+    claimed_at  REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class SqliteResultStore:
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.executescript(SCHEMA)
+
+    @classmethod
+    def from_url(cls, url: str) -> "SqliteResultStore":
+        """`sqlite:///absolute/path.db`, `sqlite:relative/path.db` or `sqlite::memory:`."""
+        path = url.split(":", 1)[1]
+        if path.startswith("//"):
+            path = path[2:]
+        return cls(path or ":memory:")
+
+    def _run(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params)
+        except sqlite3.Error as error:
+            raise StoreError("sqlite", f"SQLite store failed: {error}") from None
+
+    def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as error:
+            raise StoreError("sqlite", f"SQLite store failed: {error}") from None
+
+    def save_instance(self, instance: Instance) -> None:
+        self._run("INSERT OR REPLACE INTO instances (instance_id, body) VALUES (?, ?)",
+                  (instance.instance_id, instance.model_dump_json()))
+
+    def get_instance(self, instance_id: str) -> Optional[Instance]:
+        rows = self._all("SELECT body FROM instances WHERE instance_id = ?", (instance_id,))
+        return Instance.model_validate_json(rows[0][0]) if rows else None
+
+    def list_instances(self, after: Optional[str], limit: int) -> tuple[list[Instance], Optional[str]]:
+        rows = self._all("SELECT instance_id, body FROM instances WHERE instance_id > ? ORDER BY instance_id LIMIT ?",
+                         (after or "", limit + 1))
+        page = [Instance.model_validate_json(body) for _, body in rows[:limit]]
+        return page, (rows[limit - 1][0] if len(rows) > limit else None)
+
+    def create_run(self, run: Run) -> None:
+        self._run("INSERT OR IGNORE INTO runs (instance_id, run_id, body) VALUES (?, ?, ?)",
+                  (run.instance_id, run.run_id, run.model_dump_json()))
+
+    def _record(self, instance_id: str, run_row: list[tuple]) -> Optional[RunRecord]:
+        if not run_row:
+            return None
+        run = Run.model_validate_json(run_row[0][0])
+        rows = self._all("SELECT body FROM outcomes WHERE instance_id = ? AND run_id = ?", (instance_id, run.run_id))
+        outcomes = [Outcome.model_validate_json(body) for (body,) in rows]
+        return RunRecord(run=run, outcomes={outcome.item: outcome for outcome in outcomes})
+
+    def get_run(self, instance_id: str, run_id: str) -> Optional[RunRecord]:
+        return self._record(instance_id, self._all(
+            "SELECT body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id)))
+
+    def latest_run(self, instance_id: str) -> Optional[RunRecord]:
+        return self._record(instance_id, self._all(
+            "SELECT body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))
+
+    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:
+        cursor = self._run("INSERT OR IGNORE INTO outcomes (instance_id, run_id, item, body) VALUES (?, ?, ?, ?)",
+                           (instance_id, run_id, outcome.item, outcome.model_dump_json()))
+        return cursor.rowcount == 1
+
+    def claim_event(self, key: str) -> bool:
+        cursor = self._run("INSERT OR IGNORE INTO events (key, claimed_at) VALUES (?, ?)", (key, time.time()))
+        return cursor.rowcount == 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,101 @@
+"""SQL Server through pyodbc and the FreeTDS ODBC driver: bounded waits, pinned TDS version, no secrets out.
+
+See ../shared/REFERENCE.md: without `timeout=` and `TDS_Version=7.4` a server that accepts and never answers
+hangs the check for minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Sequence
+
+import pyodbc
+
+from ..models import Endpoint
+from ..ports import SqlError
+
+DEFAULT_DRIVER = "FreeTDS"
+_NATIVE = re.compile(r"\((\d+)\)")
+_LOGIN_FAILED = 18456
+
+
+def _braced(value: str) -> str:
+    """An ODBC connection-string value in braces: `}` doubled, so no value can add an attribute."""
+    return "{" + value.replace("}", "}}") + "}"
+
+
+def connection_string(endpoint: Endpoint, user: str, password: str, driver: str | None = None) -> str:
+    driver = driver or os.environ.get("PRECHECK_ODBC_DRIVER", DEFAULT_DRIVER)
+    return ";".join([
+        f"DRIVER={_braced(driver)}",
+        f"SERVER={_braced(endpoint.host)}",
+        f"PORT={endpoint.port}",
+        f"UID={_braced(user)}",
+        f"PWD={_braced(password)}",
+        "TDS_Version=7.4",
+        "ClientCharset=UTF-8",
+    ])
+
+
+def classify(error: Exception, endpoint: Endpoint, user: str, password: str) -> SqlError:
+    """Turn a pyodbc error into a SqlError whose message names the cause and never the password."""
+    state = error.args[0] if error.args else ""
+    text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    natives = [int(number) for number in _NATIVE.findall(text)]
+    if _LOGIN_FAILED in natives:
+        return SqlError("login", f"login failed for user '{user}'")
+    if state == "HYT00" or "Timeout expired" in text:
+        return SqlError("timeout", "the server did not answer within the time limit")
+    if state == "08001":
+        return SqlError("dns", "the server name does not resolve or the host is unreachable")
+    if state == "08S01" and "Unable to connect" in text:
+        return SqlError("refused", "connection refused")
+    if state in ("08S01", "08S02") or "Communication link failure" in text or "closed" in text.lower():
+        return SqlError("dropped", f"the connection was closed while reading: {_clean(text, password)}")
+    return SqlError("query", f"SQL Server error: {_clean(text, password)}")
+
+
+def _clean(text: str, password: str) -> str:
+    text = re.sub(r"^(\[[^\]]*\])+\s*", "", text)
+    if password:
+        text = text.replace(password, "***")
+    return text[:300]
+
+
+class PyodbcSession:
+    def __init__(self, connection: "pyodbc.Connection", endpoint: Endpoint, user: str, password: str):
+        self._connection = connection
+        self._endpoint, self._user, self._password = endpoint, user, password
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            cursor = self._connection.cursor()
+            cursor.execute(sql, *params) if params else cursor.execute(sql)
+            columns = [column[0] for column in cursor.description or ()]
+            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        except pyodbc.Error as error:
+            raise classify(error, self._endpoint, self._user, self._password) from None
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        except pyodbc.Error:
+            pass
+
+
+class PyodbcConnector:
+    """Opens a read-only autocommit session; login and every query bounded by the item's time."""
+
+    def __init__(self, driver: str | None = None):
+        self._driver = driver
+
+    def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> PyodbcSession:
+        seconds = max(1, int(timeout - 0.25))  # ODBC timeouts are whole seconds; leave the runner its margin
+        try:
+            connection = pyodbc.connect(connection_string(endpoint, user, password, self._driver),
+                                        timeout=seconds, autocommit=True)
+            connection.timeout = seconds
+        except pyodbc.Error as error:
+            raise classify(error, endpoint, user, password) from None
+        return PyodbcSession(connection, endpoint, user, password)

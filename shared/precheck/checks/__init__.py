@@ -1,0 +1,89 @@
+"""Check items: one module each, discovered, never listed by hand.
+
+A check item is a module in this package that defines `ITEM = CheckItem(...)`. Adding a module here (and
+its thin folder `functions/check_<name>/`) is all it takes for `start_precheck` to fan out to it.
+Check logic is pure: it talks to the world only through the probes in `CheckContext`, which are
+interfaces (`precheck.ports`); it imports no SDK and no driver.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..models import AffectedDatabase, Instance, ItemStatus
+from ..ports import NetworkProbe, OssProbe, SecretResolver, SqlConnector
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The ways a check may look at the world. Built lazily: a check pays only for what it uses."""
+
+    network: Callable[[], NetworkProbe]
+    oss: Callable[[], OssProbe]
+    sql: Callable[[], SqlConnector]
+    secrets: Callable[[], SecretResolver]
+
+
+@dataclass
+class CheckContext:
+    instance: Instance
+    probes: Probes
+    started: float  # time.monotonic() when the item started
+    time_limit: float  # seconds
+
+    def remaining(self) -> float:
+        return self.time_limit - (time.monotonic() - self.started)
+
+
+@dataclass
+class Verdict:
+    """What a check concludes; the runner adds item, code, timing and size limits."""
+
+    status: ItemStatus
+    message: str
+    affected: list[AffectedDatabase] = field(default_factory=list)
+    advice: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    name: str  # the item's id, e.g. "recovery_mode"; its function is check_<name>
+    code: str  # the code HBR's console and API use for the same item
+    title: str
+    order: int  # position in reports
+    run: Callable[[CheckContext], Verdict]
+
+    @property
+    def function_name(self) -> str:
+        return function_name(self.name)
+
+
+def function_name(item: str) -> str:
+    return f"check_{item}"
+
+
+_ITEMS: Optional[dict[str, CheckItem]] = None
+
+
+def all_items() -> list[CheckItem]:
+    """Every check item in this package, in report order."""
+    global _ITEMS
+    if _ITEMS is None:
+        found: dict[str, CheckItem] = {}
+        for module in pkgutil.iter_modules(__path__):
+            if module.name.startswith("_"):
+                continue
+            item = getattr(importlib.import_module(f"{__name__}.{module.name}"), "ITEM", None)
+            if isinstance(item, CheckItem):
+                found[item.name] = item
+        _ITEMS = dict(sorted(found.items(), key=lambda pair: (pair[1].order, pair[0])))
+    return list(_ITEMS.values())
+
+
+def item_names() -> list[str]:
+    return [item.name for item in all_items()]

@@ -1,0 +1,230 @@
+"""The domain: instances, runs, items and their outcomes.
+
+Everything that crosses a boundary (an event, a stored row, an API answer) is one of these models.
+No model ever holds a password: an instance names where its password lives (`password_ref`).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+import secrets
+import time
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Identifiers we accept for instances: safe in a Tablestore key, a URL path and an FC invocation id.
+INSTANCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_ENDPOINT = re.compile(r"^(?:(?P<scheme>https?)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,5}))?$")
+
+DEFAULT_ITEM_TIMEOUT_S = 10.0
+MAX_ITEM_TIMEOUT_S = 120.0
+
+
+class ItemStatus(str, enum.Enum):
+    """Status of one check item. PENDING is the only one that is not terminal."""
+
+    PENDING = "PENDING"
+    PASSED = "PASSED"
+    SKIPPED = "SKIPPED"
+    WARNING = "WARNING"
+    TIMED_OUT = "TIMED_OUT"
+    ERROR = "ERROR"
+    FAILED = "FAILED"
+
+    @property
+    def terminal(self) -> bool:
+        return self is not ItemStatus.PENDING
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+    @property
+    def blocks_backup(self) -> bool:
+        """True for statuses that make `precheck check` exit non-zero."""
+        return self in (ItemStatus.FAILED, ItemStatus.ERROR, ItemStatus.TIMED_OUT)
+
+
+_SEVERITY = {
+    ItemStatus.PENDING: -1,
+    ItemStatus.PASSED: 0,
+    ItemStatus.SKIPPED: 1,
+    ItemStatus.WARNING: 2,
+    ItemStatus.TIMED_OUT: 3,
+    ItemStatus.ERROR: 4,
+    ItemStatus.FAILED: 5,
+}
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    PASSED = "PASSED"
+    SKIPPED = "SKIPPED"
+    WARNING = "WARNING"
+    TIMED_OUT = "TIMED_OUT"
+    ERROR = "ERROR"
+    FAILED = "FAILED"
+
+
+class Endpoint(BaseModel):
+    """A `host[:port]` (optionally `http://` or `https://` in front) parsed once, validated once."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str
+    port: int
+    scheme: str = "https"
+
+    @classmethod
+    def parse(cls, text: str, default_port: int, default_scheme: str = "https") -> "Endpoint":
+        match = _ENDPOINT.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise ValueError(f"not a host[:port] endpoint: {str(text)[:100]!r}")
+        port = int(match["port"]) if match["port"] else default_port
+        if not 0 < port < 65536:
+            raise ValueError(f"port out of range in endpoint {text!r}")
+        host = match["host"].strip("[]")
+        return cls(host=host, port=port, scheme=match["scheme"] or default_scheme)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self}"
+
+
+def oss_internal_endpoint(region: str) -> str:
+    return f"oss-{region}-internal.aliyuncs.com"
+
+
+def control_endpoint(region: str) -> str:
+    return f"hbr-vpc.{region}.aliyuncs.com"
+
+
+class Instance(BaseModel):
+    """A registered SQL Server instance and how to reach what its backups need."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
+    region: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
+    server: str = Field(min_length=1, max_length=255, description="SQL Server host, optionally HOST,PORT")
+    user: str = Field(min_length=1, max_length=128)
+    password_ref: str = Field(
+        pattern=r"^env:[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="where the password lives, e.g. env:SQL_PASSWORD; never the password itself",
+    )
+    oss_endpoint: Optional[str] = Field(default=None, max_length=300)
+    control_endpoint: Optional[str] = Field(default=None, max_length=300)
+    bucket: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    item_timeout_s: float = Field(default=DEFAULT_ITEM_TIMEOUT_S, gt=0, le=MAX_ITEM_TIMEOUT_S)
+    skip_items: list[str] = Field(default_factory=list, max_length=64)
+
+    @field_validator("server")
+    @classmethod
+    def _server_is_host_port(cls, value: str) -> str:
+        sql_endpoint(value)
+        return value
+
+    @field_validator("oss_endpoint", "control_endpoint")
+    @classmethod
+    def _endpoint_parses(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            Endpoint.parse(value, default_port=443)
+        return value
+
+    def sql_endpoint(self) -> Endpoint:
+        return sql_endpoint(self.server)
+
+    def oss(self) -> Endpoint:
+        return Endpoint.parse(self.oss_endpoint or oss_internal_endpoint(self.region), default_port=443)
+
+    def control(self) -> Endpoint:
+        return Endpoint.parse(self.control_endpoint or control_endpoint(self.region), default_port=443)
+
+
+def sql_endpoint(server: str) -> Endpoint:
+    """SQL Server's own `HOST,PORT` notation (a colon is accepted too); port 1433 by default."""
+    text = server.strip()
+    if "," in text:
+        host, _, port = text.rpartition(",")
+        text = f"{host.strip()}:{port.strip()}"
+    return Endpoint.parse(text, default_port=1433, default_scheme="tds")
+
+
+class AffectedDatabase(BaseModel):
+    name: str
+    state: Optional[str] = None
+    recovery_model: Optional[str] = None
+
+
+class Outcome(BaseModel):
+    """What one check item found. A check function returns exactly one of these."""
+
+    item: str
+    code: str = ""
+    status: ItemStatus
+    message: str
+    affected: list[AffectedDatabase] = Field(default_factory=list)
+    affected_omitted: int = Field(default=0, ge=0, description="affected databases left out for size")
+    advice: str = ""
+    duration_ms: int = Field(default=0, ge=0)
+    details: dict[str, Any] = Field(default_factory=dict)
+    finished_at: float = Field(default_factory=time.time, description="epoch seconds")
+
+
+class CheckRequest(BaseModel):
+    """The payload `start_precheck` sends to each check function."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    instance: Instance
+    item: str
+    deadline: float = Field(description="epoch seconds by which the run expects every outcome")
+
+    @property
+    def instance_id(self) -> str:
+        return self.instance.instance_id
+
+
+class Run(BaseModel):
+    """One precheck of one instance: which items it runs and by when they must report."""
+
+    run_id: str
+    instance_id: str
+    items: list[str]
+    created_at: float
+    deadline: float
+    trigger: str = "api"
+
+
+class RunView(BaseModel):
+    """A run with its items as the API and the command line show it."""
+
+    run_id: str
+    instance_id: str
+    status: RunStatus
+    progress: int = Field(ge=0, le=100)
+    created_at: float
+    deadline: float
+    trigger: str
+    items: list[Outcome]
+
+
+def new_run_id(now: float | None = None) -> str:
+    """Time-ordered and unique: sorting run ids sorts runs by start time."""
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"{millis:013d}-{secrets.token_hex(4)}"
+
+
+def env_float(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default

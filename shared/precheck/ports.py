@@ -1,0 +1,124 @@
+"""The interfaces the service layer and the checks depend on.
+
+Each has a cloud implementation and an embedded one (see `precheck.adapters`); the handlers never know
+which. Errors an adapter raises are the domain errors below, never an SDK's own exception, and their
+messages never carry a secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol, Sequence
+
+from .models import Endpoint, Instance, Outcome, Run
+
+
+class PrecheckError(Exception):
+    """Base of the errors adapters raise; `kind` is a short machine-readable reason."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+class ProbeError(PrecheckError):
+    """A network or service probe failed: kind is dns, refused, timeout, unreachable, tls, ..."""
+
+
+class SqlError(PrecheckError):
+    """SQL Server could not be reached or queried: kind is login, dns, refused, timeout, dropped, query."""
+
+
+class StoreError(PrecheckError):
+    """The result store failed; the event that caused the write must be retried."""
+
+
+class SecretError(PrecheckError):
+    """A password reference could not be resolved."""
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A TCP connection that opened: where to, and how long it took."""
+
+    address: str
+    connect_ms: float
+
+
+class NetworkProbe(Protocol):
+    """Resolves a host and opens (then closes) a TCP connection, within `timeout` seconds in all."""
+
+    def connect(self, endpoint: Endpoint, timeout: float) -> Connected: ...
+
+
+class OssProbe(Protocol):
+    """Reads a bucket's info (`GET /?bucketInfo`) through the given endpoint."""
+
+    def bucket_info(self, endpoint: Endpoint, bucket: str, timeout: float) -> dict[str, Any]: ...
+
+
+class SqlSession(Protocol):
+    """An open, read-only SQL Server session."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class SqlConnector(Protocol):
+    """Opens a session as `user` with `password`; every wait is bounded by `timeout` seconds."""
+
+    def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> SqlSession: ...
+
+
+class SecretResolver(Protocol):
+    def resolve(self, ref: str) -> str: ...
+
+
+@dataclass
+class RunRecord:
+    """A stored run and the outcomes collected for it so far, keyed by item."""
+
+    run: Run
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+class ResultStore(Protocol):
+    """Registered instances, runs and their outcomes.
+
+    `record_outcome` is first-write-wins per (run, item): at-least-once delivery can repeat an outcome
+    or deliver it late, and neither may change what was stored first. `latest_run` is one read whatever
+    the length of the history.
+    """
+
+    def save_instance(self, instance: Instance) -> None: ...
+
+    def get_instance(self, instance_id: str) -> Optional[Instance]: ...
+
+    def list_instances(self, after: Optional[str], limit: int) -> tuple[list[Instance], Optional[str]]: ...
+
+    def create_run(self, run: Run) -> None: ...
+
+    def get_run(self, instance_id: str, run_id: str) -> Optional[RunRecord]: ...
+
+    def latest_run(self, instance_id: str) -> Optional[RunRecord]: ...
+
+    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool: ...
+
+    def claim_event(self, key: str) -> bool:
+        """True the first time `key` is claimed, False on every later call (event de-duplication)."""
+        ...
+
+
+class Invoker(Protocol):
+    """Invokes a function asynchronously; FC's destinations deliver each outcome to the collector.
+
+    `invocation_id` names the invocation: invoking the same id twice runs the function once.
+    Raises `PrecheckError` if the invocation could not be queued.
+    """
+
+    def invoke_async(self, function_name: str, payload: bytes, invocation_id: str) -> None: ...
+
+
+Clock = Callable[[], float]

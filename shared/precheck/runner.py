@@ -1,0 +1,94 @@
+"""Runs one check item under its time limit and turns whatever happens into exactly one Outcome."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Callable
+
+from .checks import CheckContext, CheckItem, Probes, Verdict
+from .models import CheckRequest, ItemStatus, Outcome
+from .ports import PrecheckError
+
+log = logging.getLogger("precheck.runner")
+
+#: An async destination event is at most 128 KB and carries the outcome as an escaped JSON string beside
+#: the request payload; keep the escaped outcome well inside that.
+OUTCOME_BUDGET_BYTES = 100_000
+
+
+def run_check(item: CheckItem, request: CheckRequest, probes: Probes,
+              clock: Callable[[], float] = time.time) -> Outcome:
+    instance = request.instance
+    started = time.monotonic()
+    if item.name in instance.skip_items:
+        verdict = Verdict(ItemStatus.SKIPPED, "skipped: the instance's skip_items lists this item")
+    else:
+        verdict = _run_with_limit(item, CheckContext(instance, probes, started, instance.item_timeout_s))
+    outcome = Outcome(
+        item=item.name,
+        code=item.code,
+        status=verdict.status,
+        message=verdict.message,
+        affected=sorted(verdict.affected, key=lambda db: db.name),
+        advice=verdict.advice,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        details=verdict.details,
+        finished_at=clock(),
+    )
+    return fit(outcome)
+
+
+def _run_with_limit(item: CheckItem, ctx: CheckContext) -> Verdict:
+    box: list[Verdict] = []
+
+    def target() -> None:
+        try:
+            box.append(item.run(ctx))
+        except PrecheckError as error:
+            box.append(Verdict(ItemStatus.ERROR, error.message, details={"reason": error.kind}))
+        except Exception as error:  # a bug in a check must still produce an outcome
+            log.exception("check %s crashed", item.name)
+            box.append(Verdict(ItemStatus.ERROR, f"the check crashed: {type(error).__name__}",
+                               details={"reason": "crash"}))
+
+    worker = threading.Thread(target=target, name=f"check-{item.name}", daemon=True)
+    worker.start()
+    worker.join(ctx.time_limit)
+    if box:
+        return box[0]
+    return Verdict(ItemStatus.TIMED_OUT, f"the check did not finish within its time limit of {ctx.time_limit:g} s",
+                   advice="Something the check waits on does not answer; raise the instance's item_timeout_s only "
+                          "if the network is known to be slow.",
+                   details={"reason": "time_limit"})
+
+
+def _escaped_size(text: str) -> int:
+    return len(json.dumps(text))
+
+
+def fit(outcome: Outcome, budget: int = OUTCOME_BUDGET_BYTES) -> Outcome:
+    """Keep the outcome within `budget` bytes once embedded in a destination event, listing as many
+    affected databases as fit and counting exactly how many were left out."""
+    if _escaped_size(outcome.model_dump_json()) <= budget:
+        return outcome
+    base = outcome.model_copy(update={"affected": [], "message": outcome.message + " (00000 more not listed)"})
+    room = budget - _escaped_size(base.model_dump_json())
+    kept = 0
+    for db in outcome.affected:
+        room -= _escaped_size(db.model_dump_json()) + 1  # +1 for the comma
+        if room < 0:
+            break
+        kept += 1
+    while True:
+        omitted = len(outcome.affected) - kept + outcome.affected_omitted
+        trimmed = outcome.model_copy(update={
+            "affected": outcome.affected[:kept],
+            "affected_omitted": omitted,
+            "message": f"{outcome.message} ({omitted} more not listed)",
+        })
+        if kept == 0 or _escaped_size(trimmed.model_dump_json()) <= budget:
+            return trimmed
+        kept -= 1

@@ -1,0 +1,266 @@
+"""The precheck, as the handlers use it: register, start, collect, read the last result, recheck the fleet.
+
+Pure orchestration over the interfaces in `precheck.ports`; no SDK, no driver, no event shapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+from . import checks
+from .checks import CheckItem
+from .events import RecheckFleet, RecheckPage, RegisterInstance, StartCommand, StartPrecheck
+from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
+from .ports import Clock, Invoker, PrecheckError, ResultStore, RunRecord
+from .layout import START
+
+log = logging.getLogger("precheck.service")
+
+
+class NotFound(Exception):
+    pass
+
+
+@dataclass
+class Deps:
+    store: ResultStore
+    invoker: Invoker
+    clock: Clock = time.time
+    #: time allowed beyond the item time limit for invocation queueing and delivery
+    grace_s: float = 2.0
+    fanout_workers: int = 16
+    page_size: int = 100
+    items: Callable[[], list[CheckItem]] = field(default=checks.all_items)
+
+
+@dataclass
+class Started:
+    run: RunView
+    started: bool  # False when a run of the instance was already RUNNING and is returned instead
+
+
+# --- views ----------------------------------------------------------------------------------------------
+
+
+def view(record: RunRecord, now: float) -> RunView:
+    """A run as users see it; items without an outcome past the deadline are TIMED_OUT."""
+    run = record.run
+    items: list[Outcome] = []
+    for name in run.items:
+        outcome = record.outcomes.get(name)
+        if outcome is None:
+            if now > run.deadline:
+                outcome = Outcome(item=name, code=_code(name), status=ItemStatus.TIMED_OUT,
+                                  message="no outcome by the run's deadline",
+                                  advice="The check function did not report in time: see its logs and its async "
+                                         "invocation settings.",
+                                  finished_at=run.deadline, details={"reason": "deadline"})
+            else:
+                outcome = Outcome(item=name, code=_code(name), status=ItemStatus.PENDING, message="running",
+                                  finished_at=0)
+        items.append(outcome)
+    done = sum(1 for item in items if item.status.terminal)
+    if done < len(items):
+        status = RunStatus.RUNNING
+    elif items:
+        status = RunStatus(max(items, key=lambda item: item.status.severity).status.value)
+    else:
+        status = RunStatus.PASSED
+    return RunView(run_id=run.run_id, instance_id=run.instance_id, status=status,
+                   progress=(100 * done // len(items)) if items else 100, created_at=run.created_at,
+                   deadline=run.deadline, trigger=run.trigger, items=items)
+
+
+def _code(item: str) -> str:
+    for known in checks.all_items():
+        if known.name == item:
+            return known.code
+    return ""
+
+
+# --- registration and start -----------------------------------------------------------------------------
+
+
+def register(instance: Instance, deps: Deps) -> Instance:
+    deps.store.save_instance(instance)
+    log.info("registered instance %s", instance.instance_id)
+    return instance
+
+
+def start(instance_id: str, deps: Deps, trigger: str = "api") -> Started:
+    instance = deps.store.get_instance(instance_id)
+    if instance is None:
+        raise NotFound(f"no registered instance {instance_id!r}")
+    return start_instance(instance, deps, trigger)
+
+
+def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Started:
+    now = deps.clock()
+    latest = deps.store.latest_run(instance.instance_id)
+    if latest is not None:
+        current = view(latest, now)
+        if current.status is RunStatus.RUNNING:
+            return Started(current, started=False)
+    items = deps.items()
+    run = Run(run_id=new_run_id(now), instance_id=instance.instance_id, items=[item.name for item in items],
+              created_at=now, deadline=now + instance.item_timeout_s + deps.grace_s, trigger=trigger)
+    deps.store.create_run(run)
+    record = RunRecord(run=run)
+    calls = []
+    for item in items:
+        if item.name in instance.skip_items:
+            _record(deps, record, Outcome(item=item.name, code=item.code, status=ItemStatus.SKIPPED,
+                                          message="skipped: the instance's skip_items lists this item",
+                                          finished_at=now))
+            continue
+        request = CheckRequest(run_id=run.run_id, instance=instance, item=item.name, deadline=run.deadline)
+        calls.append((item, request))
+
+    def invoke(call: tuple[CheckItem, CheckRequest]) -> Optional[Outcome]:
+        item, request = call
+        try:
+            deps.invoker.invoke_async(item.function_name, request.model_dump_json().encode("utf-8"),
+                                      invocation_id(run.run_id, item.name))
+            return None
+        except PrecheckError as error:
+            return Outcome(item=item.name, code=item.code, status=ItemStatus.ERROR,
+                           message=f"could not start the check function {item.function_name}: {error.message}",
+                           details={"reason": "invoke_failed"}, finished_at=deps.clock())
+
+    for failed in _concurrently(invoke, calls, deps.fanout_workers):
+        if failed is not None:
+            _record(deps, record, failed)
+    log.info("started run %s of %s (%s)", run.run_id, instance.instance_id, trigger)
+    return Started(view(record, now), started=True)
+
+
+def _record(deps: Deps, record: RunRecord, outcome: Outcome) -> None:
+    if deps.store.record_outcome(record.run.instance_id, record.run.run_id, outcome):
+        record.outcomes[outcome.item] = outcome
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def invocation_id(run_id: str, item: str) -> str:
+    """FC's stateful invocation id for (run, item): `[A-Za-z_][A-Za-z0-9_-]{0,127}`."""
+    return _UNSAFE.sub("_", f"r{run_id}_{item}")[:128]
+
+
+def _concurrently(function, calls: list, workers: int) -> Iterable:
+    if len(calls) <= 1 or workers <= 1:
+        return [function(call) for call in calls]
+    with ThreadPoolExecutor(max_workers=min(workers, len(calls)), thread_name_prefix="fanout") as pool:
+        return list(pool.map(function, calls))
+
+
+# --- collection -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Collected:
+    stored: bool
+    reason: str
+
+
+def collect(request: CheckRequest, outcome: Outcome, deps: Deps) -> Collected:
+    """Store one outcome. First write wins; an outcome collected after the run's deadline is recorded as
+    TIMED_OUT, exactly as readers already showed it, so a late or repeated delivery changes nothing."""
+    record = deps.store.get_run(request.instance_id, request.run_id)
+    if record is None:
+        return Collected(False, f"no run {request.run_id} of instance {request.instance_id}")
+    if request.item not in record.run.items:
+        return Collected(False, f"run {request.run_id} has no item {request.item!r}")
+    if request.item in record.outcomes:
+        return Collected(False, "duplicate: this item's outcome is already stored")
+    now = deps.clock()
+    if now > record.run.deadline:
+        outcome = Outcome(item=request.item, code=outcome.code, status=ItemStatus.TIMED_OUT,
+                          message=f"no outcome by the run's deadline (it arrived {now - record.run.deadline:.1f} s "
+                                  f"late, {outcome.status.value}: {outcome.message[:200]})",
+                          duration_ms=outcome.duration_ms, finished_at=record.run.deadline,
+                          details={"reason": "late", "late_status": outcome.status.value})
+    stored = deps.store.record_outcome(request.instance_id, request.run_id, outcome)
+    return Collected(stored, "stored" if stored else "duplicate: this item's outcome is already stored")
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+
+def last_result(instance_id: str, deps: Deps) -> RunView:
+    record = deps.store.latest_run(instance_id)
+    if record is None:
+        if deps.store.get_instance(instance_id) is None:
+            raise NotFound(f"no registered instance {instance_id!r}")
+        raise NotFound(f"instance {instance_id!r} has no precheck yet")
+    return view(record, deps.clock())
+
+
+# --- the fleet ------------------------------------------------------------------------------------------
+
+
+def recheck_all(deps: Deps, tag: str) -> dict:
+    """Fan out over every registered instance: one `start_precheck` invocation per page of instances."""
+    after: Optional[str] = None
+    pages = instances = 0
+    while True:
+        page, after = deps.store.list_instances(after, deps.page_size)
+        if page:
+            payload = RecheckPage(recheck=[instance.instance_id for instance in page]).model_dump_json()
+            deps.invoker.invoke_async(START, payload.encode("utf-8"), _UNSAFE.sub("_", f"recheck_{tag}_{pages}")[:128])
+            pages += 1
+            instances += len(page)
+        if after is None:
+            return {"pages": pages, "instances": instances}
+
+
+def recheck_page(page: RecheckPage, deps: Deps) -> dict:
+    """Start a precheck of every instance of one page; an instance that fails does not stop the others."""
+
+    def one(instance_id: str) -> str:
+        try:
+            return "started" if start(instance_id, deps, trigger=page.trigger).started else "running"
+        except NotFound:
+            return "unknown"
+        except PrecheckError as error:
+            log.error("recheck of %s failed: %s", instance_id, error.message)
+            return "failed"
+
+    results = _concurrently(one, page.recheck, deps.fanout_workers)
+    summary: dict[str, int] = {}
+    for result in results:
+        summary[result] = summary.get(result, 0) + 1
+    return summary
+
+
+# --- start_precheck's one entry point -------------------------------------------------------------------
+
+
+@dataclass
+class StartOutcome:
+    """What `start_precheck` did, for the handler to put into words."""
+
+    started: Optional[Started] = None
+    instance: Optional[Instance] = None
+    duplicate: bool = False
+    summary: dict = field(default_factory=dict)
+
+
+def handle_start(command: StartCommand, deps: Deps) -> StartOutcome:
+    if isinstance(command, StartPrecheck):
+        return StartOutcome(started=start(command.instance_id, deps, command.trigger))
+    if isinstance(command, RegisterInstance):
+        if command.event_key is not None and not deps.store.claim_event(command.event_key):
+            return StartOutcome(instance=command.instance, duplicate=True)
+        instance = register(command.instance, deps)
+        return StartOutcome(instance=instance, started=start_instance(instance, deps, command.trigger))
+    if isinstance(command, RecheckFleet):
+        return StartOutcome(summary=recheck_all(deps, command.tag))
+    if isinstance(command, RecheckPage):
+        return StartOutcome(summary=recheck_page(command, deps))
+    raise TypeError(f"unknown start command {type(command).__name__}")
