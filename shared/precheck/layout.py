@@ -23,3 +23,11 @@ def all_functions() -> list[str]:
 def destination_of(function: str) -> Optional[str]:
     """Where FC's async destinations (onSuccess and onFailure alike) send a function's outcome."""
     return COLLECT if function.startswith("check_") else None
+
+
+#: The HTTP API in front of the functions: API Gateway in the cloud, `precheck serve` locally.
+ROUTES = [
+    ("POST", "/instances", START),
+    ("POST", "/instances/{instance_id}/prechecks", START),
+    ("GET", "/instances/{instance_id}/prechecks/latest", LAST_RESULT),
+]

@@ -1,0 +1,256 @@
+"""`precheck`: the command-line tool. Every command goes through the same handlers FC runs.
+
+  precheck check --server HOST[,PORT] --user USER --password-env VAR --region REGION [...]
+  precheck serve [--port N]              local API (API Gateway events, like SAM's local API)
+  precheck invoke FUNCTION --event FILE  one handler with an event file, like `sam local invoke`
+  precheck last INSTANCE_ID [--json]
+  precheck demo [--once]                 emulated SQL Server + local API + a first precheck
+  precheck emulate sqlserver|tablestore  the emulators, in the foreground
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from typing import Any, Optional, Sequence
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _configure(store: Optional[str] = None) -> Any:
+    """The embedded wiring: the configured store (SQLite by default) and the in-process invoker."""
+    from . import wiring
+    from .models import env_float
+    from .service import Deps
+
+    deps = Deps(store=wiring.make_store(store), invoker=wiring.make_invoker("inprocess"),
+                grace_s=env_float("PRECHECK_DEADLINE_GRACE_S", 2.0))
+    wiring.use(deps)
+    return deps
+
+
+def _api_call(function: str, event: dict) -> tuple[int, dict]:
+    from . import local
+
+    answer = json.loads(local.call(function, event))
+    return int(answer["statusCode"]), json.loads(answer.get("body") or "{}")
+
+
+def _api_event(method: str, path: str, path_parameters: dict, body: Optional[dict] = None) -> dict:
+    return {"path": path, "httpMethod": method, "headers": {"Content-Type": "application/json"},
+            "queryParameters": {}, "pathParameters": path_parameters,
+            "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False}
+
+
+def last_result(instance_id: str) -> tuple[int, dict]:
+    return _api_call("get_last_result", _api_event("GET", f"/instances/{instance_id}/prechecks/latest",
+                                                   {"instance_id": instance_id}))
+
+
+# --- check ----------------------------------------------------------------------------------------------
+
+
+def _instance_id_for(server: str) -> str:
+    return ("cli-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", server.strip()))[:64].rstrip("-.")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .events import describe_validation
+    from .models import Instance
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", args.password_env or ""):
+        raise UsageError("--password-env takes the NAME of an environment variable holding the password")
+    if args.password_env not in os.environ:
+        raise UsageError(f"environment variable {args.password_env} is not set (it must hold the SQL password)")
+    fields = {
+        "instance_id": args.instance_id or _instance_id_for(args.server), "region": args.region,
+        "server": args.server, "user": args.user, "password_ref": f"env:{args.password_env}",
+        "oss_endpoint": args.oss_endpoint, "control_endpoint": args.control_endpoint, "bucket": args.bucket,
+        "item_timeout_s": args.timeout,
+    }
+    try:
+        instance = Instance(**{key: value for key, value in fields.items() if value is not None})
+    except ValidationError as error:
+        raise UsageError(describe_validation(error)) from None
+    deps = _configure()
+    status, body = _api_call("start_precheck", _api_event("POST", "/instances", {}, instance.model_dump()))
+    if status >= 400:
+        raise UsageError(body.get("error", f"start failed with HTTP {status}"))
+    deadline = body["run"]["deadline"]
+    deps.invoker.drain(max(0.0, deadline - time.time()) + 1.0)
+    status, view = last_result(instance.instance_id)
+    if status != 200:
+        print(f"precheck: {view.get('error', status)}", file=sys.stderr)
+        return EXIT_FINDINGS
+    print(json.dumps(view, indent=2, ensure_ascii=False) if args.json else render(view))
+    return exit_code(view)
+
+
+def exit_code(view: dict) -> int:
+    blocking = {"FAILED", "ERROR", "TIMED_OUT"}
+    return EXIT_FINDINGS if any(item["status"] in blocking for item in view["items"]) else EXIT_OK
+
+
+def render(view: dict, affected_limit: int = 20) -> str:
+    lines = [f"Precheck of {view['instance_id']} (run {view['run_id']}): {view['status']} ({view['progress']}%)", ""]
+    width = max([len(item["item"]) for item in view["items"]] + [4])
+    lines.append(f"{'ITEM':<{width}}  {'STATUS':<9}  {'TIME':>7}  MESSAGE")
+    for item in view["items"]:
+        lines.append(f"{item['item']:<{width}}  {item['status']:<9}  {item['duration_ms']:>5}ms  {item['message']}")
+        affected = item.get("affected") or []
+        if affected:
+            names = ", ".join(
+                f"{db['name']!r} ({db.get('state') if item['item'] == 'database_status' else db.get('recovery_model')})"
+                for db in affected[:affected_limit])
+            more = len(affected) - affected_limit + item.get("affected_omitted", 0)
+            lines.append(f"{'':<{width}}  affected: {names}" + (f" and {more} more" if more > 0 else ""))
+        if item.get("advice") and item["status"] not in ("PASSED", "SKIPPED"):
+            lines.append(f"{'':<{width}}  advice: {item['advice']}")
+    return "\n".join(lines)
+
+
+# --- last, invoke, serve ----------------------------------------------------------------------------------
+
+
+def cmd_last(args: argparse.Namespace) -> int:
+    _configure()
+    status, view = last_result(args.instance_id)
+    if status != 200:
+        print(f"precheck: {view.get('error', status)}", file=sys.stderr)
+        return EXIT_FINDINGS
+    print(json.dumps(view, indent=2, ensure_ascii=False) if args.json else render(view))
+    return exit_code(view)
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from . import local
+
+    deps = _configure()
+    if args.event == "-":
+        event = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(args.event, "rb") as handle:
+                event = handle.read()
+        except OSError as error:
+            raise UsageError(f"cannot read event file: {error.strerror}") from None
+    try:
+        result = local.call(args.function, event)
+    except LookupError as error:
+        raise UsageError(str(error)) from None
+    deps.invoker.drain(args.wait)
+    print(result.decode("utf-8") if isinstance(result, bytes) else result)
+    return EXIT_OK
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .localapi import LocalApi
+
+    _configure()
+    api = LocalApi(args.host, args.port)
+    print(f"local API listening on {api.url}", flush=True)
+    _stop_on_sigterm()
+    try:
+        api.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+
+    return demo.run(port=args.port, once=args.once)
+
+
+def cmd_emulate(args: argparse.Namespace, rest: list[str]) -> int:
+    if args.target == "sqlserver":
+        from tds_emulator.cli import main as emulator_main
+    else:
+        from tablestore_emulator.cli import main as emulator_main
+    return emulator_main(rest) or 0
+
+
+# --- entry point ----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the functions do (to stderr)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check", help="precheck one SQL Server instance now")
+    check.add_argument("--server", required=True, help="SQL Server host, HOST,PORT (port 1433 by default)")
+    check.add_argument("--user", required=True, help="SQL login")
+    check.add_argument("--password-env", required=True, metavar="VAR",
+                       help="name of the environment variable that holds the password")
+    check.add_argument("--region", required=True, help="Alibaba Cloud region id, e.g. cn-hangzhou")
+    check.add_argument("--oss-endpoint", metavar="HOST[:PORT]", help="default oss-<region>-internal.aliyuncs.com")
+    check.add_argument("--control-endpoint", metavar="HOST[:PORT]", help="default hbr-vpc.<region>.aliyuncs.com:443")
+    check.add_argument("--bucket", help="backup bucket whose info must be readable")
+    check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="time limit per item")
+    check.add_argument("--instance-id", help="id to store the result under (default: derived from --server)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    serve = commands.add_parser("serve", help="run the local API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
+    invoke = commands.add_parser("invoke", help="run one function's handler with an event file")
+    invoke.add_argument("function")
+    invoke.add_argument("--event", required=True, metavar="FILE", help="event JSON file, or - for stdin")
+    invoke.add_argument("--wait", type=float, default=30.0, help="seconds to wait for async work it starts")
+
+    last = commands.add_parser("last", help="show the last precheck of an instance")
+    last.add_argument("instance_id")
+    last.add_argument("--json", action="store_true")
+
+    demo = commands.add_parser("demo", help="emulated SQL Server, local API and a first precheck")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--once", action="store_true", help="exit after the first precheck")
+
+    emulate = commands.add_parser("emulate", help="run an emulator in the foreground", add_help=False)
+    emulate.add_argument("target", choices=["sqlserver", "tablestore"])
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command != "emulate" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == "emulate":
+            return cmd_emulate(args, rest)
+        return {"check": cmd_check, "serve": cmd_serve, "invoke": cmd_invoke, "last": cmd_last,
+                "demo": cmd_demo}[args.command](args)
+    except UsageError as error:
+        print(f"precheck: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The local demo: an emulated SQL Server with findings, the local API, and a first precheck through it.
+
+The SQL Server is the project's TDS emulator, not a real server; the OSS and control endpoints are local
+listeners standing in for the region's endpoints. Point `precheck check` at a real server to use it for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack
+from typing import Any
+
+DEMO_INSTANCE = "demo-sqlserver"
+DEMO_PASSWORD_ENV = "PRECHECK_DEMO_SQL_PASSWORD"
+
+DEMO_CATALOG: dict[str, Any] = {
+    "version": "15.0.2000.5",
+    "logins": [{"name": "backup", "password": "", "sysadmin": True}],
+    "databases": [
+        {"name": "sales", "state": "ONLINE", "recovery_model": "FULL"},
+        {"name": "inventory", "state": "ONLINE", "recovery_model": "SIMPLE"},
+        {"name": "reporting", "state": "ONLINE", "recovery_model": "SIMPLE"},
+        {"name": "archive_2019", "state": "OFFLINE", "recovery_model": "FULL"},
+        {"name": "销售数据", "state": "ONLINE", "recovery_model": "FULL"},
+        {"name": "payroll", "state": "RECOVERY_PENDING", "recovery_model": "FULL"},
+    ],
+}
+
+
+class _Listener:
+    """An open TCP port that accepts and closes connections: stands in for a reachable endpoint."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _start_sqlserver(stack: ExitStack, password: str) -> tuple[str, bool]:
+    try:
+        from tds_emulator import SqlServerEmulator
+    except ImportError:
+        return "127.0.0.1,1", False
+    catalog = json.loads(json.dumps(DEMO_CATALOG))
+    catalog["logins"][0]["password"] = password
+    emulator = SqlServerEmulator(catalog, host="127.0.0.1", port=0)
+    emulator.start()
+    stack.callback(emulator.stop)
+    return f"127.0.0.1,{emulator.port}", True
+
+
+def _post(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def run(port: int = 8080, once: bool = False) -> int:
+    from .cli import _configure, render
+    from .localapi import LocalApi
+
+    password = secrets.token_urlsafe(16)
+    os.environ[DEMO_PASSWORD_ENV] = password  # the check functions resolve env:PRECHECK_DEMO_SQL_PASSWORD
+    with ExitStack() as stack:
+        server, emulated = _start_sqlserver(stack, password)
+        oss = _Listener()
+        stack.callback(oss.close)
+        _configure()
+        api = LocalApi("127.0.0.1", port).start()
+        stack.callback(api.stop)
+        print(f"local API listening on {api.url}")
+        if emulated:
+            print(f"SQL Server: the project's TDS EMULATOR on {server} (demo catalog, not a real server)")
+        else:
+            print("SQL Server: no emulator installed; the SQL items will report that they cannot connect")
+        print(f"OSS endpoint: a local listener on 127.0.0.1:{oss.port}; control endpoint: a closed local port\n")
+        instance = {"instance_id": DEMO_INSTANCE, "region": "cn-hangzhou", "server": server, "user": "backup",
+                    "password_ref": f"env:{DEMO_PASSWORD_ENV}", "oss_endpoint": f"127.0.0.1:{oss.port}",
+                    "control_endpoint": "127.0.0.1:1", "item_timeout_s": 5}
+        status, body = _post(f"{api.url}/instances", instance)
+        if status >= 400:
+            print(f"registration failed: HTTP {status}: {body}", file=sys.stderr)
+            return 1
+        deadline = body["run"]["deadline"]
+        latest_url = f"{api.url}/instances/{DEMO_INSTANCE}/prechecks/latest"
+        view: dict = {}
+        while True:
+            status, view = _get(latest_url)
+            if status == 200 and view["status"] != "RUNNING" or time.time() > deadline + 1:
+                break
+            time.sleep(0.05)
+        print(render(view))
+        print(f"\nTry:  curl -s -X POST {api.url}/instances/{DEMO_INSTANCE}/prechecks")
+        print(f"      curl -s {latest_url}")
+        print("Real server: precheck check --server HOST,1433 --user USER --password-env VAR --region REGION")
+        if once:
+            return 0
+        print("\nServing until Ctrl-C.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
