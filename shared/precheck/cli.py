@@ -194,11 +194,12 @@ def cmd_emulate(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.")
+    parser = argparse.ArgumentParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
+                                     allow_abbrev=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the functions do (to stderr)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    check = commands.add_parser("check", help="precheck one SQL Server instance now")
+    check = commands.add_parser("check", help="precheck one SQL Server instance now", allow_abbrev=False)
     check.add_argument("--server", required=True, help="SQL Server host, HOST,PORT (port 1433 by default)")
     check.add_argument("--user", required=True, help="SQL login")
     check.add_argument("--password-env", required=True, metavar="VAR",
@@ -239,7 +240,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command != "emulate" and rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        # name the unknown options, never their values: a value could be a password typed by mistake
+        options = [arg.split("=", 1)[0] for arg in rest if arg.startswith("-")] or ["(positional)"]
+        hint = " (the password is read from the variable named by --password-env)" if any(
+            "pass" in option or "pwd" in option for option in options) else ""
+        parser.error(f"unrecognized arguments: {' '.join(options)}{hint}")
     try:
         if args.command == "emulate":
             return cmd_emulate(args, rest)

@@ -95,6 +95,10 @@ class Endpoint(BaseModel):
 
     @property
     def url(self) -> str:
+        """The endpoint as a URL; the scheme's default port is left out, as SDKs sign the host without it."""
+        if (self.scheme, self.port) in (("https", 443), ("http", 80)):
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            return f"{self.scheme}://{host}"
         return f"{self.scheme}://{self}"
 
 

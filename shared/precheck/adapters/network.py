@@ -6,18 +6,22 @@ import errno
 import socket
 import threading
 import time
+from typing import Callable
 
 from ..models import Endpoint
 from ..ports import Connected, ProbeError
 
 
-def resolve(host: str, port: int, timeout: float) -> list[tuple]:
+Resolver = Callable[..., list]
+
+
+def resolve(host: str, port: int, timeout: float, getaddrinfo: Resolver = socket.getaddrinfo) -> list[tuple]:
     """getaddrinfo in a daemon thread, abandoned after `timeout` seconds."""
     box: list = []
 
     def target() -> None:
         try:
-            box.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            box.append(getaddrinfo(host, port, type=socket.SOCK_STREAM))
         except OSError as error:
             box.append(error)
 
@@ -35,9 +39,12 @@ def resolve(host: str, port: int, timeout: float) -> list[tuple]:
 class SocketNetworkProbe:
     """Resolves, then tries each address in turn until one accepts, within one overall deadline."""
 
+    def __init__(self, getaddrinfo: Resolver = socket.getaddrinfo):
+        self._getaddrinfo = getaddrinfo
+
     def connect(self, endpoint: Endpoint, timeout: float) -> Connected:
         deadline = time.monotonic() + max(timeout, 0.0)
-        addresses = resolve(endpoint.host, endpoint.port, timeout)
+        addresses = resolve(endpoint.host, endpoint.port, timeout, self._getaddrinfo)
         last: ProbeError | None = None
         for family, kind, proto, _, address in addresses:
             remaining = deadline - time.monotonic()

@@ -91,7 +91,7 @@ class PyodbcConnector:
         self._driver = driver
 
     def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> PyodbcSession:
-        seconds = max(1, int(timeout - 0.25))  # ODBC timeouts are whole seconds; leave the runner its margin
+        seconds = max(1, int(timeout))  # ODBC timeouts are whole seconds
         try:
             connection = pyodbc.connect(connection_string(endpoint, user, password, self._driver),
                                         timeout=seconds, autocommit=True)

@@ -34,9 +34,12 @@ class CheckContext:
     probes: Probes
     started: float  # time.monotonic() when the item started
     time_limit: float  # seconds
+    #: kept back from every probe, so a probe that gives up at its timeout still reports before the runner's
+    #: own time limit cuts the item off as TIMED_OUT
+    margin: float = 0.25
 
     def remaining(self) -> float:
-        return self.time_limit - (time.monotonic() - self.started)
+        return max(0.0, self.time_limit - self.margin - (time.monotonic() - self.started))
 
 
 @dataclass
