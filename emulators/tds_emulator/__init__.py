@@ -1,1 +1,15 @@
-"""placeholder; see README.md"""
+"""tds_emulator: a SQL Server emulator that speaks TDS 7.x, for local development and tests.
+
+    from tds_emulator import SqlServerEmulator, Catalog
+    with SqlServerEmulator({"logins": [{"name": "sa", "password": "pw", "sysadmin": True}]}) as emu:
+        ...  # connect with pyodbc/FreeTDS, tsql or pytds to emu.host:emu.port
+
+See README.md for the catalog format, fault modes and limits.
+"""
+
+from .catalog import Backup, Catalog, CatalogError, Database, Faults, Login
+from .engine import Engine, Session, SqlError
+from .server import SqlServerEmulator
+
+__all__ = ["Backup", "Catalog", "CatalogError", "Database", "Engine", "Faults", "Login", "Session", "SqlError",
+           "SqlServerEmulator"]

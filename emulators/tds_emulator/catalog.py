@@ -101,6 +101,12 @@ class Catalog:
     databases: tuple[Database, ...] = ()
     backups: tuple[Backup, ...] = ()
     faults: Faults = field(default_factory=Faults)
+    _by_name: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_id: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_name.update({db.name.rstrip(" ").lower(): db for db in self.databases})
+        self._by_id.update({db.database_id: db for db in self.databases})
 
     def login(self, name: str) -> Login | None:
         for login in self.logins:
@@ -109,17 +115,10 @@ class Catalog:
         return None
 
     def database(self, name: str) -> Database | None:
-        key = name.rstrip(" ").lower()
-        for db in self.databases:
-            if db.name.rstrip(" ").lower() == key:
-                return db
-        return None
+        return self._by_name.get(name.rstrip(" ").lower())
 
     def database_by_id(self, database_id: int) -> Database | None:
-        for db in self.databases:
-            if db.database_id == database_id:
-                return db
-        return None
+        return self._by_id.get(database_id)
 
     def with_faults(self, faults: Faults) -> "Catalog":
         return replace(self, faults=faults)

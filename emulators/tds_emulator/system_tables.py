@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from . import sqltypes as t
-from .catalog import DATABASE_STATES, RECOVERY_MODELS, Catalog, Login
+from .catalog import DATABASE_STATES, RECOVERY_MODELS, Catalog, Database, Login
 from .sqltypes import SqlType
 
 
@@ -46,11 +46,17 @@ def register(table: SystemTable) -> SystemTable:
     return table
 
 
+def can_see(login: Login, db: Database) -> bool:
+    """Whether a login sees a database in sys.databases: with VIEW ANY DATABASE (or sysadmin) all of
+    them, otherwise master, tempdb and the databases it owns."""
+    return (login.sysadmin or login.view_any_database or db.name in ("master", "tempdb")
+            or db.owner.lower() == login.name.lower())
+
+
 def visible_databases(catalog: Catalog, login: Login):
-    """The databases a login sees in sys.databases (VIEW ANY DATABASE, else master, tempdb and its own)."""
+    """The databases a login sees in sys.databases, in database_id order."""
     for db in catalog.databases:
-        if login.sysadmin or login.view_any_database or db.name in ("master", "tempdb") \
-                or db.owner.lower() == login.name.lower():
+        if can_see(login, db):
             yield db
 
 

@@ -1,0 +1,494 @@
+"""TDS packets and client requests (MS-TDS 2.2.1-2.2.6): framing, PRELOGIN, LOGIN7, SQL batch, RPC and
+transaction-manager decoding, and a packet reader/writer over a socket.
+
+Everything here is wire format; what a request *means* is the engine's business.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import threading
+import time as time_module
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+# Packet types
+SQL_BATCH, TDS5_LOGIN, RPC, REPLY, ATTENTION, BULK_LOAD, TRANSACTION_MANAGER = 0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x0E
+LOGIN7, SSPI, PRELOGIN = 0x10, 0x11, 0x12
+STATUS_EOM = 0x01
+
+HEADER = struct.Struct(">BBHHBB")
+DEFAULT_PACKET_SIZE = 4096
+MAX_MESSAGE = 64 * 1024 * 1024
+
+# PRELOGIN options
+PL_VERSION, PL_ENCRYPTION, PL_INSTOPT, PL_THREADID, PL_MARS, PL_TERMINATOR = 0, 1, 2, 3, 4, 0xFF
+ENCRYPT_NOT_SUP = 0x02
+
+# Well-known RPC procedure ids (MS-TDS 2.2.6.6)
+PROC_IDS = {1: "sp_cursor", 2: "sp_cursoropen", 3: "sp_cursorprepare", 4: "sp_cursorexecute",
+            5: "sp_cursorprepexec", 6: "sp_cursorunprepare", 7: "sp_cursorfetch", 8: "sp_cursoroption",
+            9: "sp_cursorclose", 10: "sp_executesql", 11: "sp_prepare", 12: "sp_execute", 13: "sp_prepexec",
+            14: "sp_prepexecrpc", 15: "sp_unprepare"}
+
+# Transaction-manager request types
+TM_BEGIN_XACT, TM_COMMIT_XACT, TM_ROLLBACK_XACT, TM_SAVE_XACT = 5, 7, 8, 9
+
+
+class ConnectionClosed(Exception):
+    """The peer went away, the emulator is stopping, or the bytes made no sense."""
+
+
+class ProtocolError(ConnectionClosed):
+    """The request could not be decoded."""
+
+
+class UnsupportedRequest(Exception):
+    """A well-formed request the emulator does not implement (answered with an error, not a close)."""
+
+
+# ---- PRELOGIN ---------------------------------------------------------------------------------------------
+def parse_prelogin(payload: bytes) -> dict[int, bytes]:
+    options: dict[int, bytes] = {}
+    pos = 0
+    while pos < len(payload) and payload[pos] != PL_TERMINATOR:
+        if pos + 5 > len(payload):
+            raise ProtocolError("truncated PRELOGIN")
+        token, offset, length = struct.unpack_from(">BHH", payload, pos)
+        options[token] = payload[offset:offset + length]
+        pos += 5
+    return options
+
+
+def prelogin_response(version: str) -> bytes:
+    major, minor, build = (int(p) for p in version.split(".")[:3])
+    values = [
+        (PL_VERSION, bytes([major & 0xFF, minor & 0xFF]) + struct.pack(">HH", build & 0xFFFF, 0)),
+        (PL_ENCRYPTION, bytes([ENCRYPT_NOT_SUP])),
+        (PL_INSTOPT, b"\x00"),
+        (PL_THREADID, b""),
+        (PL_MARS, b"\x00"),
+    ]
+    offset = len(values) * 5 + 1
+    head, data = bytearray(), bytearray()
+    for token, value in values:
+        head += struct.pack(">BHH", token, offset + len(data), len(value))
+        data += value
+    return bytes(head) + bytes([PL_TERMINATOR]) + bytes(data)
+
+
+# ---- LOGIN7 -----------------------------------------------------------------------------------------------
+@dataclass
+class Login7:
+    tds_version: int
+    packet_size: int
+    hostname: str
+    username: str
+    password: str
+    app_name: str
+    server_name: str
+    library: str
+    language: str
+    database: str
+    integrated_security: bool
+
+
+def deobfuscate_password(data: bytes) -> str:
+    plain = bytes((((b ^ 0xA5) << 4) & 0xF0) | ((b ^ 0xA5) >> 4) for b in data)
+    return plain.decode("utf-16-le", errors="replace")
+
+
+def parse_login7(payload: bytes) -> Login7:
+    if len(payload) < 94:
+        raise ProtocolError("truncated LOGIN7")
+    tds_version, packet_size = struct.unpack_from("<II", payload, 4)
+    option_flags2 = payload[25]
+
+    def field_bytes(at: int) -> bytes:
+        offset, chars = struct.unpack_from("<HH", payload, at)
+        return payload[offset:offset + chars * 2]
+
+    def text(at: int) -> str:
+        return field_bytes(at).decode("utf-16-le", errors="replace")
+
+    return Login7(tds_version=tds_version, packet_size=packet_size, hostname=text(36), username=text(40),
+                  password=deobfuscate_password(field_bytes(44)), app_name=text(48), server_name=text(52),
+                  library=text(60), language=text(64), database=text(68),
+                  integrated_security=bool(option_flags2 & 0x80))
+
+
+# ---- SQL batch, transaction manager -------------------------------------------------------------------------
+def skip_all_headers(payload: bytes) -> int:
+    """Offset just past the ALL_HEADERS block (TDS 7.2+), or 0 if the request carries none."""
+    if len(payload) >= 4:
+        total = struct.unpack_from("<I", payload, 0)[0]
+        if 4 <= total <= len(payload) and (total == 4 or (total >= 10 and struct.unpack_from("<I", payload, 4)[0]
+                                                           <= total - 4)):
+            return total
+    return 0
+
+
+def parse_sql_batch(payload: bytes) -> str:
+    return payload[skip_all_headers(payload):].decode("utf-16-le", errors="replace")
+
+
+@dataclass
+class TransactionRequest:
+    kind: int
+    begin_after: bool = False  # commit/rollback "and begin a new transaction"
+
+
+def parse_transaction_request(payload: bytes) -> TransactionRequest:
+    pos = skip_all_headers(payload)
+    if pos + 2 > len(payload):
+        raise ProtocolError("truncated transaction-manager request")
+    kind = struct.unpack_from("<H", payload, pos)[0]
+    pos += 2
+    begin_after = False
+    if kind in (TM_COMMIT_XACT, TM_ROLLBACK_XACT) and pos < len(payload):
+        name_len = payload[pos]
+        pos += 1 + name_len * 2
+        if pos < len(payload):
+            begin_after = bool(payload[pos] & 0x01)
+    return TransactionRequest(kind, begin_after)
+
+
+# ---- RPC --------------------------------------------------------------------------------------------------
+@dataclass
+class RpcCall:
+    name: str
+    params: list[tuple[str | None, Any]] = field(default_factory=list)
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int = 0):
+        self.data, self.pos = data, pos
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ProtocolError("truncated RPC request")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def unpack(self, fmt: str):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.data)
+
+
+_FIXED = {0x1F: 0, 0x30: 1, 0x32: 1, 0x34: 2, 0x38: 4, 0x3A: 4, 0x3B: 4, 0x3C: 8, 0x3D: 8, 0x3E: 8, 0x7A: 4,
+          0x7F: 8}
+_BYTELEN = {0x26, 0x68, 0x6D, 0x6E, 0x6F, 0x24, 0x6A, 0x6C, 0x28, 0x29, 0x2A, 0x2B, 0x37, 0x3F}
+_USHORTLEN = {0xA5, 0xA7, 0xAD, 0xAF, 0xE7, 0xEF}
+_COLLATED = {0xA7, 0xAF, 0xE7, 0xEF, 0x23, 0x63}
+_LONGLEN = {0x23, 0x63, 0x22}
+_DAY_ZERO = datetime(1900, 1, 1)
+
+
+def _decode_fixed(type_id: int, raw: bytes) -> Any:
+    if type_id in (0x30,):
+        return raw[0]
+    if type_id in (0x32,):
+        return bool(raw[0])
+    if type_id in (0x34, 0x38, 0x7F):
+        return int.from_bytes(raw, "little", signed=True)
+    if type_id == 0x3B:
+        return struct.unpack("<f", raw)[0]
+    if type_id == 0x3E:
+        return struct.unpack("<d", raw)[0]
+    if type_id == 0x3D:
+        days, ticks = struct.unpack("<iI", raw)
+        return _DAY_ZERO + timedelta(days=days, milliseconds=round(ticks * 10 / 3))
+    if type_id == 0x3A:
+        days, minutes = struct.unpack("<HH", raw)
+        return _DAY_ZERO + timedelta(days=days, minutes=minutes)
+    if type_id == 0x3C:
+        high, low = struct.unpack("<iI", raw)
+        return Decimal((high << 32) | low) / 10000
+    if type_id == 0x7A:
+        return Decimal(struct.unpack("<i", raw)[0]) / 10000
+    return None
+
+
+def _decode_bytelen(type_id: int, raw: bytes, info: tuple) -> Any:
+    if type_id in (0x26,):
+        return int.from_bytes(raw, "little", signed=len(raw) != 1)
+    if type_id == 0x68:
+        return bool(raw[0])
+    if type_id == 0x6D:
+        return struct.unpack("<f" if len(raw) == 4 else "<d", raw)[0]
+    if type_id in (0x6A, 0x6C):
+        sign, magnitude = raw[0], int.from_bytes(raw[1:], "little")
+        value = Decimal(magnitude).scaleb(-info[1])
+        return value if sign else -value
+    if type_id == 0x6F:
+        return _decode_fixed(0x3D if len(raw) == 8 else 0x3A, raw)
+    if type_id == 0x6E:
+        return _decode_fixed(0x3C if len(raw) == 8 else 0x7A, raw)
+    if type_id == 0x24:
+        return str(uuid.UUID(bytes_le=raw))
+    if type_id == 0x28:
+        return date(1, 1, 1) + timedelta(days=int.from_bytes(raw, "little"))
+    if type_id in (0x29, 0x2A, 0x2B):
+        scale = info[0]
+        time_len = {0: 3, 1: 3, 2: 3, 3: 4, 4: 4}.get(scale, 5)
+        units = int.from_bytes(raw[:time_len], "little")
+        moment = timedelta(microseconds=units * 10 ** (6 - scale) if scale <= 6 else units // 10 ** (scale - 6))
+        if type_id == 0x29:
+            return (datetime.min + moment).time()
+        day = date(1, 1, 1) + timedelta(days=int.from_bytes(raw[time_len:time_len + 3], "little"))
+        return datetime.combine(day, time()) + moment
+    return raw
+
+
+def read_typed_value(reader: _Reader) -> Any:
+    """Read TYPE_INFO then the value of one RPC parameter."""
+    type_id = reader.u8()
+    if type_id in _FIXED:
+        return _decode_fixed(type_id, reader.take(_FIXED[type_id]))
+    if type_id in _BYTELEN:
+        info: tuple = ()
+        if type_id in (0x6A, 0x6C):
+            reader.u8()
+            info = (reader.u8(), reader.u8())
+        elif type_id in (0x29, 0x2A, 0x2B):
+            info = (reader.u8(),)
+        elif type_id != 0x28:
+            reader.u8()  # max length
+        length = reader.u8()
+        if length == 0:
+            return None
+        return _decode_bytelen(type_id, reader.take(length), info)
+    if type_id in _USHORTLEN:
+        max_len = reader.unpack("<H")[0]
+        if type_id in _COLLATED:
+            reader.take(5)
+        if max_len == 0xFFFF:
+            raw = _read_plp(reader)
+        else:
+            length = reader.unpack("<H")[0]
+            raw = None if length == 0xFFFF else reader.take(length)
+        return _decode_chars(type_id, raw)
+    if type_id in _LONGLEN:
+        reader.unpack("<I")
+        if type_id in _COLLATED:
+            reader.take(5)
+        length = reader.unpack("<I")[0]
+        raw = None if length == 0xFFFFFFFF else reader.take(length)
+        return _decode_chars(type_id, raw)
+    raise UnsupportedRequest(f"unsupported RPC parameter type 0x{type_id:02X}")
+
+
+def _read_plp(reader: _Reader) -> bytes | None:
+    total = reader.unpack("<Q")[0]
+    if total == 0xFFFFFFFFFFFFFFFF:
+        return None
+    chunks = []
+    while True:
+        size = reader.unpack("<I")[0]
+        if size == 0:
+            return b"".join(chunks)
+        chunks.append(reader.take(size))
+
+
+def _decode_chars(type_id: int, raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    if type_id in (0xE7, 0xEF, 0x63):
+        return raw.decode("utf-16-le", errors="replace")
+    if type_id in (0xA7, 0xAF, 0x23):
+        return raw.decode("utf-8", errors="replace")
+    return bytes(raw)
+
+
+def parse_rpc(payload: bytes) -> list[RpcCall]:
+    reader = _Reader(payload, skip_all_headers(payload))
+    calls: list[RpcCall] = []
+    while not reader.at_end():
+        name_len = reader.unpack("<H")[0]
+        if name_len == 0xFFFF:
+            proc_id = reader.unpack("<H")[0]
+            name = PROC_IDS.get(proc_id, f"#proc{proc_id}")
+        else:
+            name = reader.take(name_len * 2).decode("utf-16-le")
+        reader.unpack("<H")  # option flags
+        call = RpcCall(name)
+        calls.append(call)
+        while not reader.at_end():
+            if reader.data[reader.pos] in (0x80, 0xFF, 0xFE):  # batch separator
+                reader.pos += 1
+                break
+            param_len = reader.u8()
+            param_name = reader.take(param_len * 2).decode("utf-16-le") or None
+            reader.u8()  # status flags
+            call.params.append((param_name, read_typed_value(reader)))
+    return calls
+
+
+# ---- packet I/O -------------------------------------------------------------------------------------------
+class PacketChannel:
+    """Reads request messages and writes response packets on one socket.
+
+    Every blocking call wakes up every ``poll`` seconds to notice ``stopping``; a peer that closes raises
+    ConnectionClosed.
+    """
+
+    def __init__(self, sock: socket.socket, stopping: threading.Event, poll: float = 0.1):
+        self.sock = sock
+        self.stopping = stopping
+        self.packet_size = DEFAULT_PACKET_SIZE
+        self.spid = 0
+        self._pending: deque[tuple[int, bytes]] = deque()
+        sock.settimeout(poll)
+
+    # reading
+    def _recv_exact(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            if self.stopping.is_set():
+                raise ConnectionClosed("emulator stopping")
+            try:
+                chunk = self.sock.recv(n - len(buf))
+            except socket.timeout:
+                continue
+            except OSError as exc:
+                raise ConnectionClosed(str(exc)) from exc
+            if not chunk:
+                raise ConnectionClosed("peer closed")
+            buf += chunk
+        return bytes(buf)
+
+    def _read_message(self) -> tuple[int, bytes]:
+        payload = bytearray()
+        while True:
+            kind, status, length, _spid, _packet_id, _window = HEADER.unpack(self._recv_exact(8))
+            if length < 8:
+                raise ProtocolError("bad packet length")
+            payload += self._recv_exact(length - 8)
+            if len(payload) > MAX_MESSAGE:
+                raise ProtocolError("request too large")
+            if status & STATUS_EOM:
+                return kind, bytes(payload)
+
+    def read_message(self) -> tuple[int, bytes]:
+        if self._pending:
+            return self._pending.popleft()
+        return self._read_message()
+
+    def discard_until_closed(self) -> None:
+        while True:
+            self._recv_exact(1)
+
+    def attention_arrived(self, wait: float = 0.0) -> bool:
+        """True if an ATTENTION message arrives within ``wait`` seconds; other messages are kept for later."""
+        deadline = _now() + wait
+        while True:
+            if self.stopping.is_set():
+                raise ConnectionClosed("emulator stopping")
+            remaining = deadline - _now()
+            try:
+                ready, _, _ = select.select([self.sock], [], [], max(0.0, min(remaining, 0.05)))
+            except (OSError, ValueError) as exc:
+                raise ConnectionClosed(str(exc)) from exc
+            if ready:
+                kind, payload = self._read_message()
+                if kind == ATTENTION:
+                    return True
+                self._pending.append((kind, payload))
+            elif remaining <= 0:
+                return False
+
+    # writing
+    def send_message(self, payload: bytes, kind: int = REPLY) -> None:
+        writer = ResponseWriter(self, kind)
+        writer.write(payload)
+        writer.finish()
+
+    def send_packets(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self.stopping.is_set():
+                raise ConnectionClosed("emulator stopping")
+            try:
+                sent = self.sock.send(view)
+            except socket.timeout:
+                continue
+            except OSError as exc:
+                raise ConnectionClosed(str(exc)) from exc
+            view = view[sent:]
+
+
+def _now() -> float:
+    return time_module.monotonic()
+
+
+class Cancelled(Exception):
+    """The client sent ATTENTION while the answer was being streamed."""
+
+
+class ResponseWriter:
+    """Buffers one response message and sends it as packets of the negotiated size.
+
+    Full packets are flushed in groups while the message grows; between groups the writer checks for an
+    ATTENTION from the client and raises Cancelled if one came.
+    """
+
+    GROUP = 16
+
+    def __init__(self, channel: PacketChannel, kind: int = REPLY, check_attention: bool = False):
+        self.channel = channel
+        self.kind = kind
+        self.check_attention = check_attention
+        self.payload_size = channel.packet_size - 8
+        self.buffer = bytearray()
+        self.packet_id = 1
+
+    def write(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > self.payload_size * self.GROUP:
+            self._flush(final=False)
+            if self.check_attention and self.channel.attention_arrived(0.0):
+                raise Cancelled()
+
+    def _packet(self, chunk: bytes, last: bool) -> bytes:
+        header = HEADER.pack(self.kind, STATUS_EOM if last else 0, len(chunk) + 8, self.channel.spid,
+                             self.packet_id & 0xFF, 0)
+        self.packet_id += 1
+        return header + chunk
+
+    def _flush(self, final: bool) -> None:
+        size, out = self.payload_size, []
+        buf = self.buffer
+        end = len(buf) if final else (len(buf) - 1) // size * size
+        for start in range(0, end, size):
+            chunk = bytes(buf[start:start + size])
+            out.append(self._packet(chunk, final and start + size >= len(buf)))
+        if final and not buf:
+            out.append(self._packet(b"", True))
+        del buf[:end]
+        if out:
+            self.channel.send_packets(b"".join(out))
+
+    def finish(self) -> None:
+        self._flush(final=True)
+
+    def abandon(self) -> None:
+        """Send what is buffered without ending the message (for the drop_mid_result fault)."""
+        if self.buffer:
+            self.channel.send_packets(self._packet(bytes(self.buffer), False))
+            self.buffer.clear()
+
+    def restart(self) -> None:
+        """Drop what is buffered (after a cancel) and continue the same message."""
+        self.buffer.clear()
