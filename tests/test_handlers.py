@@ -204,8 +204,9 @@ def test_the_timer_fans_out_one_start_per_page_of_instances(recorded):
         recorded.store.save_instance(_instance(f"inst-{n}"))
     answer = json.loads(call("start_precheck", load_event("timer_recheck")))
     assert answer["summary"] == {"pages": 3, "instances": 5}
-    pages = [payload["recheck"] for name, payload, _ in recorded.invoker.calls]
+    pages = sorted(payload["recheck"] for name, payload, _ in recorded.invoker.calls)
     assert pages == [["inst-0", "inst-1"], ["inst-2", "inst-3"], ["inst-4"]]
+    assert len({invocation_id for _, _, invocation_id in recorded.invoker.calls}) == 3
     assert {name for name, _, _ in recorded.invoker.calls} == {"start_precheck"}
 
 
@@ -374,3 +375,29 @@ def test_a_check_function_refuses_a_request_for_another_item(recorded):
     request["item"] = "database_status"
     answer = json.loads(call("check_recovery_mode", request))
     assert answer["status"] == 400 and "not 'database_status'" in answer["error"]
+
+
+def test_a_timer_whose_page_cannot_be_invoked_is_raised_for_fc_to_retry(store):
+    """If a page cannot be invoked the timer event fails (FC retries it); pages keep stable invocation ids."""
+    from precheck.ports import PrecheckError
+
+    class FlakyInvoker(RecordingInvoker):
+        def invoke_async(self, function_name, payload, invocation_id):
+            if json.loads(payload)["recheck"] == ["inst-2", "inst-3"] and not getattr(self, "healed", False):
+                raise PrecheckError("invoke", "throttled")
+            super().invoke_async(function_name, payload, invocation_id)
+
+    invoker = FlakyInvoker()
+    wiring.use(Deps(store=store, invoker=invoker, clock=Clock(), page_size=2))
+    try:
+        for n in range(5):
+            store.save_instance(_instance(f"inst-{n}"))
+        with pytest.raises(PrecheckError, match="1 of 3 recheck pages"):
+            call("start_precheck", load_event("timer_recheck"))
+        first_ids = {invocation_id for _, _, invocation_id in invoker.calls}
+        invoker.healed = True
+        call("start_precheck", load_event("timer_recheck"))
+    finally:
+        wiring.use(None)
+    retry_ids = [invocation_id for _, _, invocation_id in invoker.calls[len(first_ids):]]
+    assert len(first_ids) == 2 and set(retry_ids) >= first_ids and len(set(retry_ids)) == 3

@@ -205,18 +205,35 @@ def last_result(instance_id: str, deps: Deps) -> RunView:
 
 
 def recheck_all(deps: Deps, tag: str) -> dict:
-    """Fan out over every registered instance: one `start_precheck` invocation per page of instances."""
+    """Fan out over every registered instance: one `start_precheck` invocation per page of instances.
+
+    Reading the registry is sequential (each page names the next); the invocations go out concurrently.
+    """
+    pages: list[list[str]] = []
     after: Optional[str] = None
-    pages = instances = 0
     while True:
         page, after = deps.store.list_instances(after, deps.page_size)
         if page:
-            payload = RecheckPage(recheck=[instance.instance_id for instance in page]).model_dump_json()
-            deps.invoker.invoke_async(START, payload.encode("utf-8"), _UNSAFE.sub("_", f"recheck_{tag}_{pages}")[:128])
-            pages += 1
-            instances += len(page)
+            pages.append([instance.instance_id for instance in page])
         if after is None:
-            return {"pages": pages, "instances": instances}
+            break
+
+    def invoke(numbered: tuple[int, list[str]]) -> bool:
+        number, ids = numbered
+        payload = RecheckPage(recheck=ids).model_dump_json().encode("utf-8")
+        try:
+            deps.invoker.invoke_async(START, payload, _UNSAFE.sub("_", f"recheck_{tag}_{number}")[:128])
+            return True
+        except PrecheckError as error:
+            log.error("recheck page %d could not be invoked: %s", number, error.message)
+            return False
+
+    invoked = _concurrently(invoke, list(enumerate(pages)), deps.fanout_workers)
+    failed = sum(1 for ok in invoked if not ok)
+    if failed:
+        # the timer event is retried by FC; pages already invoked keep their invocation ids and run once
+        raise PrecheckError("invoke", f"{failed} of {len(pages)} recheck pages could not be invoked")
+    return {"pages": len(pages), "instances": sum(len(ids) for ids in pages)}
 
 
 def recheck_page(page: RecheckPage, deps: Deps) -> dict:
