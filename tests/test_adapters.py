@@ -80,12 +80,18 @@ def test_a_resolver_that_hangs_is_abandoned_at_the_limit():
 # --- SQL Server through pyodbc + FreeTDS -----------------------------------------------------------------
 
 
-def test_connection_string_pins_tds_and_braces_every_value():
-    """TDS 7.4 is pinned and a password with ; and } cannot add attributes to the connection string."""
-    text = connection_string(Endpoint.parse("db,1433".replace(",", ":"), 1433), "u", "p};DRIVER=x;", "FreeTDS")
+def test_connection_string_pins_tds_and_puts_the_password_last_in_braces():
+    """TDS 7.4 is pinned; the password goes last, raw in braces (FreeTDS does not undo a doubled brace)."""
+    text = connection_string(Endpoint(host="db", port=1433), "u", "p;w}d=x", "FreeTDS")
     assert "TDS_Version=7.4" in text
-    assert "PWD={p}};DRIVER=x;}" in text
-    assert text.count("DRIVER=") == 2 and text.startswith("DRIVER={FreeTDS}")
+    assert text.startswith("DRIVER={FreeTDS};") and text.endswith(";PWD={p;w}d=x};")
+
+
+def test_a_password_that_could_add_attributes_is_refused_not_spliced():
+    """A value holding '};' would end its braces and inject attributes: it is refused with a clear reason."""
+    with pytest.raises(SqlError) as error:
+        connection_string(Endpoint(host="db", port=1433), "u", "x};DRIVER={Evil}", "FreeTDS")
+    assert error.value.kind == "config" and "x};DRIVER" not in error.value.message
 
 
 def test_sql_connect_to_a_closed_port_is_refused_through_freetds():

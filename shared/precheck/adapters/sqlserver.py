@@ -18,24 +18,34 @@ from ..ports import SqlError
 DEFAULT_DRIVER = "FreeTDS"
 _NATIVE = re.compile(r"\((\d+)\)")
 _LOGIN_FAILED = 18456
+#: FreeTDS's own numbers for a connection lost while talking: unexpected EOF, read failed, write failed
+_CONNECTION_LOST = {20017, 20004, 20006}
 
 
-def _braced(value: str) -> str:
-    """An ODBC connection-string value in braces: `}` doubled, so no value can add an attribute."""
-    return "{" + value.replace("}", "}}") + "}"
+def _braced(value: str, what: str) -> str:
+    """An ODBC connection-string value in braces.
+
+    FreeTDS ends a braced value at the first `};` and does not undo ODBC's `}}` escape (a doubled brace
+    reaches the server doubled), so values go in raw, each followed by `;`; the one sequence a braced value
+    cannot hold is `};`, which would end it and let the rest add attributes. Such a value is refused.
+    """
+    if "};" in value or "\x00" in value:
+        raise SqlError("config", f"the {what} contains '}};' or a NUL character, which the FreeTDS ODBC driver cannot "
+                                 "take in a connection string")
+    return "{" + value + "}"
 
 
 def connection_string(endpoint: Endpoint, user: str, password: str, driver: str | None = None) -> str:
     driver = driver or os.environ.get("PRECHECK_ODBC_DRIVER", DEFAULT_DRIVER)
     return ";".join([
-        f"DRIVER={_braced(driver)}",
-        f"SERVER={_braced(endpoint.host)}",
+        f"DRIVER={_braced(driver, 'driver name')}",
+        f"SERVER={_braced(endpoint.host, 'server name')}",
         f"PORT={endpoint.port}",
-        f"UID={_braced(user)}",
-        f"PWD={_braced(password)}",
+        f"UID={_braced(user, 'login name')}",
         "TDS_Version=7.4",
         "ClientCharset=UTF-8",
-    ])
+        f"PWD={_braced(password, 'password')}",
+    ]) + ";"  # FreeTDS needs the `};` to close the last braced value
 
 
 def classify(error: Exception, endpoint: Endpoint, user: str, password: str) -> SqlError:
@@ -51,7 +61,8 @@ def classify(error: Exception, endpoint: Endpoint, user: str, password: str) -> 
         return SqlError("dns", "the server name does not resolve or the host is unreachable")
     if state == "08S01" and "Unable to connect" in text:
         return SqlError("refused", "connection refused")
-    if state in ("08S01", "08S02") or "Communication link failure" in text or "closed" in text.lower():
+    if (_CONNECTION_LOST & set(natives) or state in ("08S01", "08S02") or "Communication link failure" in text
+            or "closed" in text.lower()):
         return SqlError("dropped", f"the connection was closed while reading: {_clean(text, password)}")
     return SqlError("query", f"SQL Server error: {_clean(text, password)}")
 
@@ -92,8 +103,9 @@ class PyodbcConnector:
 
     def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> PyodbcSession:
         seconds = max(1, int(timeout))  # ODBC timeouts are whole seconds
+        text = connection_string(endpoint, user, password, self._driver)
         try:
-            connection = pyodbc.connect(connection_string(endpoint, user, password, self._driver),
+            connection = pyodbc.connect(text,
                                         timeout=seconds, autocommit=True)
             connection.timeout = seconds
         except pyodbc.Error as error:

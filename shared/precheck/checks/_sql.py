@@ -50,6 +50,7 @@ _CONNECT_ADVICE = {
     "timeout": "The server accepted the connection but did not answer in time: check that it is a SQL Server, "
                "that it is not overloaded, and the instance's item time limit.",
     "dropped": "The connection was closed while reading: check the server's error log and network stability.",
+    "config": "The login name or password holds '};', which the FreeTDS ODBC driver cannot take; change it.",
     "secret": "Set the password where the instance's password_ref points (an environment variable of the check "
               "functions).",
 }
