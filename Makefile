@@ -10,7 +10,7 @@ demo:
 	./scripts/demo
 
 layer: setup
-	./scripts/build-layer
+	PYTHON=.venv/bin/python ./scripts/build-layer
 
 descriptors: setup
 	.venv/bin/python scripts/descriptors.py

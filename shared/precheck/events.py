@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .models import CheckRequest, ItemStatus, Outcome
+from .models import CheckRequest, ItemStatus, Model, Outcome
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # FC's own limit for a synchronous event; anything larger is not ours
@@ -59,7 +59,7 @@ def load_json(raw: Union[bytes, str, dict], what: str = "event", limit: int = MA
 # --- API Gateway ----------------------------------------------------------------------------------------
 
 
-class ApiRequest(BaseModel):
+class ApiRequest(Model):
     """API Gateway's request to an FC event function."""
 
     model_config = ConfigDict(extra="ignore")
@@ -134,13 +134,13 @@ def _json_default(value: Any) -> Any:
 # --- Timer, EventBridge, internal payloads ------------------------------------------------------------
 
 
-class TimerEvent(BaseModel):
+class TimerEvent(Model):
     triggerTime: str
     triggerName: str = ""
     payload: Optional[str] = None
 
 
-class CloudEvent(BaseModel):
+class CloudEvent(Model):
     """An EventBridge event (CloudEvents 1.0 with Alibaba Cloud's extensions)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -160,7 +160,7 @@ class CloudEvent(BaseModel):
         return f"cloudevent\n{self.source}\n{self.id}"
 
 
-class RecheckPage(BaseModel):
+class RecheckPage(Model):
     """Our own payload: `start_precheck` invoked on a page of registered instances by the timer fan-out."""
 
     model_config = ConfigDict(extra="forbid")
@@ -172,7 +172,7 @@ class RecheckPage(BaseModel):
 # --- FC async destination -----------------------------------------------------------------------------
 
 
-class DestinationRequestContext(BaseModel):
+class DestinationRequestContext(Model):
     model_config = ConfigDict(extra="ignore")
 
     requestId: str = ""
@@ -181,14 +181,14 @@ class DestinationRequestContext(BaseModel):
     approximateInvokeCount: int = 1
 
 
-class DestinationResponseContext(BaseModel):
+class DestinationResponseContext(Model):
     model_config = ConfigDict(extra="ignore")
 
     statusCode: int = 200
     functionError: str = ""
 
 
-class DestinationEvent(BaseModel):
+class DestinationEvent(Model):
     """What FC delivers to an onSuccess/onFailure destination after an async invocation."""
 
     model_config = ConfigDict(extra="ignore")
@@ -215,7 +215,7 @@ class DestinationEvent(BaseModel):
         return None
 
 
-class Delivery(BaseModel):
+class Delivery(Model):
     """A destination event read as a check's outcome for one run and item."""
 
     request: CheckRequest
@@ -298,7 +298,7 @@ def destination_event(*, function_arn: str, request_id: str, request_payload: by
 # --- what start_precheck is asked to do ---------------------------------------------------------------
 
 
-class StartPrecheck(BaseModel):
+class StartPrecheck(Model):
     """Start a precheck of a registered instance (API Gateway)."""
 
     instance_id: str
@@ -306,7 +306,7 @@ class StartPrecheck(BaseModel):
     via_api: bool = True
 
 
-class RegisterInstance(BaseModel):
+class RegisterInstance(Model):
     """Record an instance, then precheck it (API Gateway, or an EventBridge registration event)."""
 
     instance: Any  # models.Instance; Any keeps this module free of an import cycle in annotations
@@ -315,7 +315,7 @@ class RegisterInstance(BaseModel):
     event_key: Optional[str] = None
 
 
-class RecheckFleet(BaseModel):
+class RecheckFleet(Model):
     """The timer: recheck every registered instance."""
 
     tag: str

@@ -11,8 +11,7 @@ import logging
 from typing import Any, Callable
 
 from .events import BadEvent, answer_error, is_api_event
-from .ports import StoreError
-from .service import NotFound
+from .ports import NotFound, StoreError
 
 log = logging.getLogger("precheck.handler")
 

@@ -23,6 +23,13 @@ DEFAULT_ITEM_TIMEOUT_S = 10.0
 MAX_ITEM_TIMEOUT_S = 120.0
 
 
+class Model(BaseModel):
+    """Base of every model here. Schemas are built on first use, not at import: a function pays only for
+    the models it touches (cold start)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class ItemStatus(str, enum.Enum):
     """Status of one check item. PENDING is the only one that is not terminal."""
 
@@ -69,7 +76,7 @@ class RunStatus(str, enum.Enum):
     FAILED = "FAILED"
 
 
-class Endpoint(BaseModel):
+class Endpoint(Model):
     """A `host[:port]` (optionally `http://` or `https://` in front) parsed once, validated once."""
 
     model_config = ConfigDict(frozen=True)
@@ -110,7 +117,7 @@ def control_endpoint(region: str) -> str:
     return f"hbr-vpc.{region}.aliyuncs.com"
 
 
-class Instance(BaseModel):
+class Instance(Model):
     """A registered SQL Server instance and how to reach what its backups need."""
 
     model_config = ConfigDict(extra="forbid")
@@ -161,13 +168,13 @@ def sql_endpoint(server: str) -> Endpoint:
     return Endpoint.parse(text, default_port=1433, default_scheme="tds")
 
 
-class AffectedDatabase(BaseModel):
+class AffectedDatabase(Model):
     name: str
     state: Optional[str] = None
     recovery_model: Optional[str] = None
 
 
-class Outcome(BaseModel):
+class Outcome(Model):
     """What one check item found. A check function returns exactly one of these."""
 
     item: str
@@ -182,7 +189,7 @@ class Outcome(BaseModel):
     finished_at: float = Field(default_factory=time.time, description="epoch seconds")
 
 
-class CheckRequest(BaseModel):
+class CheckRequest(Model):
     """The payload `start_precheck` sends to each check function."""
 
     model_config = ConfigDict(extra="ignore")
@@ -197,7 +204,7 @@ class CheckRequest(BaseModel):
         return self.instance.instance_id
 
 
-class Run(BaseModel):
+class Run(Model):
     """One precheck of one instance: which items it runs and by when they must report."""
 
     run_id: str
@@ -208,7 +215,7 @@ class Run(BaseModel):
     trigger: str = "api"
 
 
-class RunView(BaseModel):
+class RunView(Model):
     """A run with its items as the API and the command line show it."""
 
     run_id: str

@@ -22,6 +22,10 @@ class PrecheckError(Exception):
         self.message = message
 
 
+class NotFound(Exception):
+    """The instance (or its run) the caller names does not exist: a client error (404)."""
+
+
 class ProbeError(PrecheckError):
     """A network or service probe failed: kind is dns, refused, timeout, unreachable, tls, ..."""
 

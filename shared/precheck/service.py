@@ -16,14 +16,10 @@ from . import checks
 from .checks import CheckItem
 from .events import RecheckFleet, RecheckPage, RegisterInstance, StartCommand, StartPrecheck
 from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
-from .ports import Clock, Invoker, PrecheckError, ResultStore, RunRecord
+from .ports import Clock, Invoker, NotFound, PrecheckError, ResultStore, RunRecord
 from .layout import START
 
 log = logging.getLogger("precheck.service")
-
-
-class NotFound(Exception):
-    pass
 
 
 @dataclass

@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .checks import Probes
 from .models import env_float
-from .service import Deps
+
+if TYPE_CHECKING:  # the service (and its models) is not needed by the check functions: keep it off their import
+    from .service import Deps
 
 _lock = threading.RLock()
 _deps: Optional[Deps] = None
@@ -57,11 +59,13 @@ def make_invoker(kind: Optional[str] = None, context: Any = None):
     raise ValueError(f"unknown invoker {kind!r} in PRECHECK_INVOKER (use inprocess or fc)")
 
 
-def deps(context: Any = None) -> Deps:
+def deps(context: Any = None) -> "Deps":
     """The process's dependencies, built once (FC keeps them across invocations of a warm instance)."""
     global _deps
     with _lock:
         if _deps is None:
+            from .service import Deps
+
             _deps = Deps(store=make_store(), invoker=make_invoker(context=context),
                          grace_s=env_float("PRECHECK_DEADLINE_GRACE_S", 2.0))
         elif context is not None and hasattr(_deps.invoker, "refresh"):
@@ -69,7 +73,7 @@ def deps(context: Any = None) -> Deps:
         return _deps
 
 
-def use(new: Optional[Deps]) -> None:
+def use(new: Optional["Deps"]) -> None:
     """Install (or, with None, forget) the dependencies: for the command line, the local API and tests."""
     global _deps
     with _lock:

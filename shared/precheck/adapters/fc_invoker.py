@@ -50,8 +50,9 @@ class FcInvoker:
     """
 
     def __init__(self, client: Optional["fc2.Client"], service: str, qualifier: Optional[str] = None, *,
-                 endpoint: Optional[str] = None, timeout: float = 3.0, attempts: int = 3, backoff: float = 0.2, budget: float = 10.0,
-                 session: Optional[requests.Session] = None, sleep: Callable[[float], None] = time.sleep):
+                 endpoint: Optional[str] = None, timeout: float = 3.0, attempts: int = 3, backoff: float = 0.2,
+                 budget: float = 10.0, session: Optional[requests.Session] = None,
+                 sleep: Callable[[float], None] = time.sleep):
         if not service:
             raise ValueError("FcInvoker needs the FC service name")
         self._client: Optional[fc2.Client] = client

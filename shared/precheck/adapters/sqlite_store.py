@@ -46,6 +46,7 @@ class SqliteResultStore:
         self._db.execute("PRAGMA busy_timeout = 10000")
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across crashes of the process
         self._db.executescript(SCHEMA)
 
     @classmethod

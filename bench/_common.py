@@ -1,0 +1,68 @@
+"""Shared helpers for the benchmarks: each benchmark prints ONE JSON object of figures on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def timed(function: Callable[[], Any], repeat: int) -> list[float]:
+    """Wall-clock seconds of each of `repeat` calls."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def emit(name: str, figures: dict[str, Any]) -> None:
+    print(json.dumps({"bench": name, **figures}, ensure_ascii=False))
+
+
+def listener() -> socket.socket:
+    """An open loopback port (the kernel completes handshakes from its backlog)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+class EmulatorProcess:
+    """The SQL Server emulator in its own process, as a real server would be: not sharing our interpreter."""
+
+    def __init__(self, catalog: dict, workdir: Path):
+        path = workdir / "catalog.json"
+        path.write_text(json.dumps(catalog), encoding="utf-8")
+        self.process = subprocess.Popen([sys.executable, "-m", "tds_emulator", "--port", "0", "--catalog", str(path)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            self.process.kill()
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def env_with(**values: str) -> dict[str, str]:
+    return {**os.environ, **values}

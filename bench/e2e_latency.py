@@ -1,0 +1,114 @@
+"""End-to-end latency of a local precheck: start -> every item collected -> last result complete.
+
+Against loopback endpoints and the SQL Server emulator (in its own process), through the real handlers,
+the in-process invoker and the SQLite store. Compared side by side, in the same run, with the slowest single
+probe done alone (a TCP connect to each endpoint; a SQL login + the catalog queries), so the difference is
+our own overhead. Target: median <= slowest probe + 50 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import EmulatorProcess, emit, listener, median, ms, timed  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "31"))
+
+
+def main() -> None:
+    from precheck import local, wiring
+    from precheck.adapters.inprocess_invoker import InProcessInvoker
+    from precheck.adapters.network import SocketNetworkProbe
+    from precheck.adapters.sqlite_store import SqliteResultStore
+    from precheck.adapters.sqlserver import PyodbcConnector
+    from precheck.checks._sql import DATABASES_SQL, VISIBILITY_SQL
+    from precheck.demo import DEMO_CATALOG
+    from precheck.layout import destination_of
+    from precheck.models import Endpoint
+    from precheck.service import Deps
+
+    work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    password = "Bench-Pa55"
+    os.environ["BENCH_SQL_PW"] = password
+    catalog = json.loads(json.dumps(DEMO_CATALOG))
+    catalog["logins"][0]["password"] = password
+    emulator = EmulatorProcess(catalog, work)
+    oss, control = listener(), listener()
+    try:
+        store = SqliteResultStore(work / "precheck.db")
+        invoker = InProcessInvoker(local.load_handler, destination_of)
+        wiring.use(Deps(store=store, invoker=invoker, grace_s=2.0))
+        instance = {"instance_id": "bench", "region": "cn-hangzhou", "server": f"127.0.0.1,{emulator.port}",
+                    "user": "backup", "password_ref": "env:BENCH_SQL_PW",
+                    "oss_endpoint": f"127.0.0.1:{oss.getsockname()[1]}",
+                    "control_endpoint": f"127.0.0.1:{control.getsockname()[1]}", "item_timeout_s": 10}
+        register = {"path": "/instances", "httpMethod": "POST", "headers": {}, "queryParameters": {},
+                    "pathParameters": {}, "body": json.dumps(instance), "isBase64Encoded": False}
+        start = {"path": "/instances/bench/prechecks", "httpMethod": "POST", "headers": {}, "queryParameters": {},
+                 "pathParameters": {"instance_id": "bench"}, "body": "", "isBase64Encoded": False}
+        last = {"path": "/instances/bench/prechecks/latest", "httpMethod": "GET", "headers": {},
+                "queryParameters": {}, "pathParameters": {"instance_id": "bench"}, "body": None,
+                "isBase64Encoded": False}
+        local.call("start_precheck", register)  # warm-up: imports, pyodbc's first-connection queries
+        invoker.drain(30)
+
+        def precheck() -> None:
+            answer = json.loads(local.call("start_precheck", start))
+            assert answer["statusCode"] == 202, answer
+            invoker.drain(30)
+            view = json.loads(json.loads(local.call("get_last_result", last))["body"])
+            assert view["status"] != "RUNNING" and view["progress"] == 100, view
+
+        network = SocketNetworkProbe()
+        sql = PyodbcConnector()
+
+        def probe_oss() -> None:
+            network.connect(Endpoint(host="127.0.0.1", port=oss.getsockname()[1]), 10)
+
+        def probe_control() -> None:
+            network.connect(Endpoint(host="127.0.0.1", port=control.getsockname()[1]), 10)
+
+        def probe_sql() -> None:
+            session = sql.connect(Endpoint(host="127.0.0.1", port=emulator.port), "backup", password, 10)
+            session.query(DATABASES_SQL)
+            session.query(VISIBILITY_SQL)
+            session.close()
+
+        probe_sql()
+        e2e, probes = [], {"oss_connect": [], "control_connect": [], "sql_catalog": []}
+        for _ in range(RUNS):  # interleaved, so drift on a shared machine hits both alike
+            e2e += timed(precheck, 1)
+            probes["oss_connect"] += timed(probe_oss, 1)
+            probes["control_connect"] += timed(probe_control, 1)
+            probes["sql_catalog"] += timed(probe_sql, 1)
+        probe_medians = {name: median(values) for name, values in probes.items()}
+        slowest = max(probe_medians.values())
+        e2e_median = median(e2e)
+        overhead = e2e_median - slowest
+        emit("e2e_latency", {
+            "runs": RUNS,
+            "median_ms": ms(e2e_median),
+            "p90_ms": ms(sorted(e2e)[int(len(e2e) * 0.9) - 1]),
+            "slowest_probe": max(probe_medians, key=probe_medians.get),
+            "slowest_probe_median_ms": ms(slowest),
+            "probe_medians_ms": {name: ms(value) for name, value in probe_medians.items()},
+            "overhead_ms": ms(overhead),
+            "target_overhead_ms": 50,
+            "met": overhead <= 0.050,
+            "ratio_to_one_minute": round(e2e_median / 60.0, 5),
+        })
+    finally:
+        wiring.use(None)
+        emulator.stop()
+        oss.close()
+        control.close()
+
+
+if __name__ == "__main__":
+    main()
