@@ -1,0 +1,216 @@
+"""The deploy descriptors (template.yml, s.yaml, deploy/ram-policy.json) agree with each other, with functions/
+and with precheck.layout, and are what scripts/descriptors.py generates."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from precheck import layout
+from precheck.local import load_handler
+from precheck.models import MAX_ITEM_TIMEOUT_S
+from tests.helpers import load_event
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("precheck_descriptors", ROOT / "scripts" / "descriptors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml.safe_load((ROOT / "template.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def devs() -> dict:
+    return yaml.safe_load((ROOT / "s.yaml").read_text(encoding="utf-8"))
+
+
+def _arn_function(arn) -> str:
+    text = arn["Fn::Sub"] if isinstance(arn, dict) else arn
+    return text.rsplit("/functions/", 1)[1].strip("/")
+
+
+def template_functions(template: dict) -> dict[str, dict]:
+    """Each function of template.yml in a neutral shape."""
+    service = template["Resources"][layout.SERVICE]
+    out = {}
+    for name, resource in service.items():
+        if not isinstance(resource, dict) or resource.get("Type") != "Aliyun::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        config = props.get("AsyncConfiguration") or {}
+        destination = config.get("Destination") or {}
+        triggers = {trigger: event["Type"].lower() for trigger, event in (props.get("Events") or {}).items()}
+        for resource_value in template["Resources"].values():
+            if resource_value.get("Type") == "ALIYUN::FC::Trigger" and \
+                    resource_value["Properties"]["FunctionName"] == name:
+                triggers[resource_value["Properties"]["TriggerName"]] = resource_value["Properties"]["TriggerType"]
+        out[name] = {
+            "handler": props["Handler"], "runtime": props["Runtime"], "code": props["CodeUri"].strip("./"),
+            "timeout": props["Timeout"], "memory": props["MemorySize"], "env": sorted(props["EnvironmentVariables"]),
+            "on_success": _arn_function(destination["OnSuccess"]) if destination else None,
+            "on_failure": _arn_function(destination["OnFailure"]) if destination else None,
+            "retries": config.get("MaxAsyncRetryAttempts"), "stateful": config.get("StatefulInvocation", False),
+            "max_age": config.get("MaxAsyncEventAgeInSeconds"), "triggers": triggers,
+        }
+    return out
+
+
+def devs_functions(devs: dict) -> dict[str, dict]:
+    """Each function of s.yaml in the same neutral shape."""
+    out = {}
+    for component in devs["services"].values():
+        if component["component"] != "fc":
+            continue
+        props = component["props"]["function"]
+        config = props.get("asyncConfiguration") or {}
+        destination = config.get("destination") or {}
+        out[props["name"]] = {
+            "handler": props["handler"], "runtime": props["runtime"], "code": props["codeUri"].strip("./"),
+            "timeout": props["timeout"], "memory": props["memorySize"], "env": sorted(props["environmentVariables"]),
+            "on_success": _arn_function(destination["onSuccess"]) if destination else None,
+            "on_failure": _arn_function(destination["onFailure"]) if destination else None,
+            "retries": config.get("maxAsyncRetryAttempts"), "stateful": config.get("statefulInvocation", False),
+            "max_age": config.get("maxAsyncEventAgeInSeconds"),
+            "triggers": {t["name"]: t["type"] for t in component["props"].get("triggers", [])},
+        }
+    return out
+
+
+def test_generated_files_are_up_to_date(capsys):
+    """`scripts/descriptors.py --check` passes: the committed descriptors are exactly what the generator writes."""
+    assert _load_generator().main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_both_descriptors_describe_the_same_functions(template, devs):
+    """template.yml and s.yaml agree on every function's code, handler, limits, environment and async settings."""
+    assert template_functions(template) == devs_functions(devs)
+
+
+def test_functions_are_those_of_the_folder_and_the_layout(template):
+    """Every folder in functions/ is deployed, every deployed function has a folder, as precheck.layout lists."""
+    folders = {path.parent.name for path in (ROOT / "functions").glob("*/index.py")}
+    assert set(template_functions(template)) == folders == set(layout.all_functions())
+
+
+def test_every_handler_is_python310_and_imports(template):
+    """Each function runs index.handler on python3.10 from functions/<name>, and that handler loads and is callable."""
+    for name, function in template_functions(template).items():
+        assert (function["handler"], function["runtime"], function["code"]) == (
+            "index.handler", "python3.10", f"functions/{name}")
+        assert callable(load_handler(name))
+
+
+def test_check_functions_report_to_collect_outcome_on_success_and_failure(template):
+    """Each check function is stateful, retried a bounded number of times, with both destinations at collect_outcome."""
+    functions = template_functions(template)
+    for name, function in functions.items():
+        if name in layout.check_functions():
+            assert function["on_success"] == function["on_failure"] == layout.COLLECT
+            assert function["stateful"] is True
+            assert 0 <= function["retries"] <= 3 and 60 <= function["max_age"] <= 3600
+        else:
+            assert function["on_success"] is None and function["on_failure"] is None
+    assert functions[layout.START]["stateful"] is True  # the timer's pages use stateful ids too
+
+
+def test_time_and_memory_limits(template):
+    """Check functions outlive the longest item time limit; memory sizes are multiples of 64 MB."""
+    for name, function in template_functions(template).items():
+        assert function["memory"] % 64 == 0 and 128 <= function["memory"] <= 3072
+        if name in layout.check_functions():
+            assert function["timeout"] >= MAX_ITEM_TIMEOUT_S + 15
+    assert template_functions(template)[layout.START]["timeout"] >= 120
+
+
+def test_start_precheck_has_the_nightly_timer_and_the_registration_trigger(template, devs):
+    """start_precheck alone has triggers: the timer of the sample event and an EventBridge rule matching the sample."""
+    for functions in (template_functions(template), devs_functions(devs)):
+        triggers = {name: f["triggers"] for name, f in functions.items() if f["triggers"]}
+        assert list(triggers) == [layout.START]
+        assert triggers[layout.START] == {load_event("timer_recheck")["triggerName"]: "timer",
+                                          "instance-registered": "eventbridge"}
+    sample = load_event("eventbridge_instance_registered")
+    patterns = [json.loads(t["config"]["eventRuleFilterPattern"])
+                for t in devs["services"]["start-precheck"]["props"]["triggers"] if t["type"] == "eventbridge"]
+    patterns += [json.loads(r["Properties"]["TriggerConfig"]["eventRuleFilterPattern"])
+                 for r in template["Resources"].values() if r.get("Type") == "ALIYUN::FC::Trigger"]
+    assert patterns and all(p == {"source": [sample["source"]], "type": [sample["type"]]} for p in patterns)
+
+
+def _route(path: str) -> str:
+    return re.sub(r"\[([^\]]+)\]", r"{\1}", path)
+
+
+def test_api_routes_are_the_layout_routes_with_app_authentication(template, devs):
+    """Both API Gateway definitions expose exactly precheck.layout.ROUTES, each requiring APP authentication."""
+    swagger = template["Resources"]["PrecheckApi"]["Properties"]["DefinitionBody"]
+    from_template = sorted((method.upper(), _route(path), _arn_function(op["x-aliyun-apigateway-fc"]["arn"]))
+                           for path, ops in swagger.items() for method, op in ops.items())
+    assert all(op["x-aliyun-apigateway-auth-type"] == "APP" for ops in swagger.values() for op in ops.values())
+    apis = devs["services"]["api"]["props"]["apis"]
+    from_devs = sorted((api["requestConfig"]["requestHttpMethod"], _route(api["requestConfig"]["requestPath"]),
+                        api["serviceConfig"]["functionComputeConfig"]["functionName"]) for api in apis)
+    assert all(api["authType"] == "APP" for api in apis)
+    assert from_template == from_devs == sorted(layout.ROUTES)
+
+
+def test_environment_selects_tablestore_everywhere_and_fc_invoker_only_in_start_precheck(devs):
+    """Every function stores in Tablestore; only start_precheck invokes (imports fc2); check functions find FreeTDS."""
+    for component in devs["services"].values():
+        if component["component"] != "fc":
+            continue
+        name, env = component["props"]["function"]["name"], component["props"]["function"]["environmentVariables"]
+        assert env["PRECHECK_STORE"].startswith("tablestore:")
+        assert {"PRECHECK_OTS_INSTANCE", "PRECHECK_OTS_ENDPOINT", "PRECHECK_DEADLINE_GRACE_S"} <= set(env)
+        assert (env.get("PRECHECK_INVOKER") == "fc") == (name == layout.START)
+        if name in layout.check_functions():
+            assert env["ODBCSYSINI"] == "/opt/etc" and env["LD_LIBRARY_PATH"].startswith("/opt/lib")
+        assert all(isinstance(value, str) for value in env.values())
+
+
+def test_service_is_in_the_vpc_with_parameters(template, devs):
+    """The service reaches the instances' private network through parameters, never hard-coded ids."""
+    vpc = template["Resources"][layout.SERVICE]["Properties"]["VpcConfig"]
+    assert vpc == {"VpcId": {"Ref": "VpcId"}, "VSwitchIds": {"Ref": "VSwitchIds"},
+                   "SecurityGroupId": {"Ref": "SecurityGroupId"}}
+    assert set(devs["vars"]["service"]["vpcConfig"]) == {"vpcId", "vswitchIds", "securityGroupId"}
+    assert all(c["props"]["service"] == "${vars.service}" for c in devs["services"].values() if c["component"] == "fc")
+
+
+def test_tables_and_run_history_ttl(template):
+    """The template creates the store's three tables; run history expires after a parameter, 90 days by default."""
+    tables = {r["Properties"]["TableName"]: r["Properties"] for r in template["Resources"].values()
+              if r.get("Type") == "ALIYUN::OTS::Table"}
+    assert set(tables) == {"precheck_instances", "precheck_runs", "precheck_events"}
+    assert tables["precheck_runs"]["TimeToLive"] == {"Ref": "RunHistoryTtlSeconds"}
+    assert template["Parameters"]["RunHistoryTtlSeconds"]["Default"] == 90 * 86400
+    assert tables["precheck_instances"]["TimeToLive"] == -1
+
+
+def test_ram_policy_is_least_privilege():
+    """The role may invoke only this service's fan-out targets, touch only the project's tables, and no wildcards."""
+    policy = json.loads((ROOT / "deploy" / "ram-policy.json").read_text(encoding="utf-8"))
+    actions = [action for statement in policy["Statement"] for action in statement["Action"]]
+    assert not any(action == "*" or action.endswith(":*") for action in actions)
+    invoke = next(s for s in policy["Statement"] if s["Action"] == ["fc:InvokeFunction"])
+    targets = {resource.rsplit("/functions/", 1)[1] for resource in invoke["Resource"]}
+    assert targets == {layout.START, layout.COLLECT, *layout.check_functions()}
+    assert all(f":services/{layout.SERVICE}" in resource for resource in invoke["Resource"])
+    ots = next(s for s in policy["Statement"] if any(a.startswith("ots:") for a in s["Action"]))
+    assert {r.rsplit("/table/", 1)[1] for r in ots["Resource"]} == {"precheck_instances", "precheck_runs",
+                                                                   "precheck_events"}
+    assert not any("Create" in a or "Delete" in a for a in ots["Action"])
+    trust = json.loads((ROOT / "deploy" / "trust-policy.json").read_text(encoding="utf-8"))
+    assert trust["Statement"][0]["Principal"] == {"Service": ["fc.aliyuncs.com"]}
