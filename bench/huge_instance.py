@@ -1,0 +1,82 @@
+"""A huge instance: 32,767 databases (SQL Server's maximum) served by the SQL Server emulator in its own
+process, read by both SQL items through the real driver stack (pyodbc -> FreeTDS -> TCP).
+
+Each item runs in a fresh process (as in its own FC instance) that reports the item's duration, the time of
+the same queries done bare (connect, the two catalog queries, close: the query round trips), and its peak
+memory. Targets: each item within 2 s of its query round trips; peak memory of the check under 200 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import EmulatorProcess, emit  # noqa: E402
+
+DATABASES = int(os.environ.get("BENCH_DATABASES", "32767"))
+PASSWORD = "Bench-Pa55"
+
+CHILD = r"""
+import json, os, resource, sys, time
+from precheck import runner, wiring
+from precheck.adapters.sqlserver import PyodbcConnector
+from precheck.checks import database_status, recovery_mode
+from precheck.checks._sql import DATABASES_SQL, VISIBILITY_SQL
+from precheck.models import CheckRequest, Endpoint, Instance
+
+item = {"recovery_mode": recovery_mode, "database_status": database_status}[sys.argv[1]].ITEM
+port = int(sys.argv[2])
+rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+instance = Instance(instance_id="huge", region="cn-hangzhou", server=f"127.0.0.1,{port}", user="backup",
+                    password_ref="env:BENCH_SQL_PW", item_timeout_s=60)
+started = time.perf_counter()
+bare = PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=port), "backup", os.environ["BENCH_SQL_PW"], 60)
+rows = bare.query(DATABASES_SQL)
+bare.query(VISIBILITY_SQL)
+bare.close()
+round_trips = time.perf_counter() - started
+del rows
+request = CheckRequest(run_id="r", instance=instance, item=item.name, deadline=time.time() + 120)
+started = time.perf_counter()
+outcome = runner.run_check(item, request, wiring.probes())
+item_s = time.perf_counter() - started
+answer = outcome.model_dump_json()
+print(json.dumps({"item_s": item_s, "round_trips_s": round_trips, "status": outcome.status.value,
+                  "listed": len(outcome.affected), "omitted": outcome.affected_omitted, "answer_bytes": len(answer),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rss_before_mb": rss_before / 1024}))
+"""
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-huge-"))
+    databases = [{"name": f"db{i:05d}_" + "n" * 120, "state": "ONLINE" if i % 2 else "OFFLINE",
+                  "recovery_model": "SIMPLE" if i % 3 == 0 else "FULL"} for i in range(DATABASES - 4)]
+    catalog = {"logins": [{"name": "backup", "password": PASSWORD, "sysadmin": True}], "databases": databases}
+    emulator = EmulatorProcess(catalog, work)
+    items, met = {}, True
+    try:
+        for name in ("recovery_mode", "database_status"):
+            out = subprocess.run([sys.executable, "-c", CHILD, name, str(emulator.port)], capture_output=True,
+                                 text=True, check=True, env={**os.environ, "BENCH_SQL_PW": PASSWORD})
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            over = figures["item_s"] - figures["round_trips_s"]
+            items[name] = {"item_ms": round(figures["item_s"] * 1000, 1),
+                           "query_round_trips_ms": round(figures["round_trips_s"] * 1000, 1),
+                           "over_round_trips_ms": round(over * 1000, 1), "status": figures["status"],
+                           "affected_listed": figures["listed"], "affected_omitted": figures["omitted"],
+                           "outcome_bytes": figures["answer_bytes"], "peak_rss_mb": round(figures["peak_rss_mb"], 1)}
+            met = met and over <= 2.0 and figures["peak_rss_mb"] < 200
+    finally:
+        emulator.stop()
+    emit("huge_instance", {"databases": DATABASES, "items": items, "target_over_round_trips_ms": 2000,
+                           "target_peak_rss_mb": 200, "met": met})
+
+
+if __name__ == "__main__":
+    main()
