@@ -401,3 +401,25 @@ def test_a_timer_whose_page_cannot_be_invoked_is_raised_for_fc_to_retry(store):
         wiring.use(None)
     retry_ids = [invocation_id for _, _, invocation_id in invoker.calls[len(first_ids):]]
     assert len(first_ids) == 2 and set(retry_ids) >= first_ids and len(set(retry_ids)) == 3
+
+
+def test_a_batch_of_registration_events_registers_each_once_and_reports_bad_ones(recorded):
+    """EventBridge batching delivers a list: each event registers once, repeats are duplicates, bad ones named."""
+    good = load_event("eventbridge_instance_registered")
+    other = json.loads(json.dumps(good))
+    other["id"], other["data"]["instance_id"] = "another-id", "crm-dr"
+    bad = json.loads(json.dumps(good))
+    bad["id"], bad["data"] = "bad-id", {"instance_id": "x"}
+    answer = json.loads(call("start_precheck", [good, other, good, bad]))
+    assert answer["summary"]["registered"] == 2 and answer["summary"]["duplicates"] == 1
+    assert answer["summary"]["rejected"] == 1 and "event 3" in answer["summary"]["errors"][0]
+    assert {recorded.store.get_instance(i).instance_id for i in ("crm-prod", "crm-dr")} == {"crm-prod", "crm-dr"}
+    assert len(recorded.invoker.calls) == 8
+
+
+def test_registration_data_sent_as_a_json_string_is_read(recorded):
+    """A publisher that sends `data` as a JSON string still registers the instance."""
+    event = load_event("eventbridge_instance_registered")
+    event["data"] = json.dumps(event["data"])
+    answer = json.loads(call("start_precheck", event))
+    assert answer["started"] is True and answer["instance"]["instance_id"] == "crm-prod"

@@ -321,7 +321,14 @@ class RecheckFleet(Model):
     tag: str
 
 
-StartCommand = Union[StartPrecheck, RegisterInstance, RecheckFleet, RecheckPage]
+class RegisterBatch(Model):
+    """EventBridge with batching on delivers a list of events: each registers (once) and is prechecked."""
+
+    registrations: list[RegisterInstance]
+    rejected: list[str] = Field(default_factory=list)
+
+
+StartCommand = Union[StartPrecheck, RegisterInstance, RecheckFleet, RecheckPage, RegisterBatch]
 
 _PASSWORD_KEYS = {"password", "pwd", "sql_password", "passwd"}
 
@@ -337,8 +344,24 @@ def parse_instance(data: Any, what: str):
     return parse_model(Instance, data, what)
 
 
+def _registration(data: dict) -> RegisterInstance:
+    event = parse_model(CloudEvent, data, "EventBridge event")
+    payload = event.data
+    if isinstance(payload, str):  # a publisher whose content type is not JSON sends the data as a string
+        payload = load_json(payload, "event data", MAX_BODY_BYTES)
+    return RegisterInstance(instance=parse_instance(payload, "event data"), event_key=event.dedup_key)
+
+
 def parse_start(raw: Union[bytes, str, dict]) -> StartCommand:
     data = load_json(raw)
+    if isinstance(data, list) and data and all(isinstance(item, dict) and "specversion" in item for item in data):
+        registrations, rejected = [], []
+        for number, item in enumerate(data[:1000]):
+            try:
+                registrations.append(_registration(item))
+            except BadEvent as error:
+                rejected.append(f"event {number}: {error.message}")
+        return RegisterBatch(registrations=registrations, rejected=rejected)
     if not isinstance(data, dict):
         raise BadEvent("event must be a JSON object")
     if "httpMethod" in data:
@@ -355,8 +378,7 @@ def parse_start(raw: Union[bytes, str, dict]) -> StartCommand:
         timer = parse_model(TimerEvent, data, "timer event")
         return RecheckFleet(tag=timer.triggerTime)
     if "specversion" in data:
-        event = parse_model(CloudEvent, data, "EventBridge event")
-        return RegisterInstance(instance=parse_instance(event.data, "event data"), event_key=event.dedup_key)
+        return _registration(data)
     if "recheck" in data:
         return parse_model(RecheckPage, data, "recheck page")
     raise BadEvent("unrecognised event: expected an API Gateway request, a timer event, an EventBridge event or a "

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Optional
 
 from . import checks
 from .checks import CheckItem
-from .events import RecheckFleet, RecheckPage, RegisterInstance, StartCommand, StartPrecheck
+from .events import RecheckFleet, RecheckPage, RegisterBatch, RegisterInstance, StartCommand, StartPrecheck
 from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
 from .ports import Clock, Invoker, NotFound, PrecheckError, ResultStore, RunRecord
 from .layout import START
@@ -276,4 +276,10 @@ def handle_start(command: StartCommand, deps: Deps) -> StartOutcome:
         return StartOutcome(summary=recheck_all(deps, command.tag))
     if isinstance(command, RecheckPage):
         return StartOutcome(summary=recheck_page(command, deps))
+    if isinstance(command, RegisterBatch):
+        summary = {"registered": 0, "duplicates": 0, "rejected": len(command.rejected)}
+        for registration in command.registrations:
+            done = handle_start(registration, deps)
+            summary["duplicates" if done.duplicate else "registered"] += 1
+        return StartOutcome(summary={**summary, "errors": command.rejected} if command.rejected else summary)
     raise TypeError(f"unknown start command {type(command).__name__}")
