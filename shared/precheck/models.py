@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import os
 import re
-import secrets
 import time
 from typing import Any, Optional
 
@@ -231,7 +230,7 @@ class RunView(Model):
 def new_run_id(now: float | None = None) -> str:
     """Time-ordered and unique: sorting run ids sorts runs by start time."""
     millis = int((time.time() if now is None else now) * 1000)
-    return f"{millis:013d}-{secrets.token_hex(4)}"
+    return f"{millis:013d}-{os.urandom(4).hex()}"  # not `secrets`: it costs a cold start 4 ms
 
 
 def env_float(name: str, default: float) -> float:
