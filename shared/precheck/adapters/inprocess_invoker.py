@@ -19,6 +19,8 @@ from ..local import Handler, fake_context, function_arn
 
 log = logging.getLogger("precheck.invoker")
 
+MAX_REMEMBERED = 100_000
+
 
 class InProcessInvoker:
     def __init__(self, load_handler: Callable[[str], Handler], destination_of: Callable[[str], Optional[str]],
@@ -26,7 +28,7 @@ class InProcessInvoker:
         self._load = load_handler
         self._destination_of = destination_of
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fc-async")
-        self._seen: set[str] = set()
+        self._seen: dict[str, None] = {}  # invocation ids, oldest first, bounded like FC's own retention
         self._pending = 0
         self._idle = threading.Condition()
 
@@ -35,7 +37,9 @@ class InProcessInvoker:
         with self._idle:
             if invocation_id in self._seen:
                 return
-            self._seen.add(invocation_id)
+            self._seen[invocation_id] = None
+            if len(self._seen) > MAX_REMEMBERED:
+                del self._seen[next(iter(self._seen))]
             self._pending += 1
         self._pool.submit(self._run, function_name, handler, payload)
 
