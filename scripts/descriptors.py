@@ -36,14 +36,13 @@ QUALIFIER = "LATEST"
 
 #: Tablestore: the store's own environment variables and tables (primary keys in order).
 OTS_INSTANCE_DEFAULT = "precheck"
-TABLES = {
-    "precheck_instances": [("instance_id", "STRING")],
-    "precheck_runs": [("instance_id", "STRING"), ("run_id", "STRING")],
-    "precheck_events": [("event_key", "STRING")],
-}
-RUN_HISTORY_TABLE = "precheck_runs"
-RUN_HISTORY_TTL_DAYS = 90
-EVENTS_TTL_DAYS = 7  # de-duplication keys of EventBridge deliveries: redelivery happens within hours
+#: The tables and their keys come from the store itself, so the descriptors cannot drift from it.
+from precheck.adapters.tablestore_store import (  # noqa: E402
+    DEFAULT_EVENTS_TTL_DAYS as EVENTS_TTL_DAYS, DEFAULT_RUNS_TTL_DAYS as RUN_HISTORY_TTL_DAYS, TableNames,
+    table_specs, vpc_endpoint)
+
+TABLES = {name: keys for name, keys, _ in table_specs(TableNames())}
+RUN_HISTORY_TABLE = TableNames().runs
 
 #: The layer unpacks to /opt: Python packages in /opt/python, unixODBC and FreeTDS in /opt/lib, odbcinst.ini
 #: in /opt/etc. The apt-archives folders are where `s build --use-docker` unpacks apt-get.list packages.
@@ -161,7 +160,7 @@ def _ros_value(value: Any) -> Any:
         return {"Ref": "TablestoreInstance"}
     if value == "{ots_endpoint}":
         return {"Fn::If": ["TablestoreEndpointGiven", {"Ref": "TablestoreEndpoint"},
-                           {"Fn::Sub": "https://${TablestoreInstance}.${ALIYUN::Region}.ots-internal.aliyuncs.com"}]}
+                           {"Fn::Sub": vpc_endpoint("${TablestoreInstance}", "${ALIYUN::Region}")}]}
     if value == "{grace}":
         return {"Ref": "DeadlineGraceSeconds"}
     if value.startswith("{secret:"):

@@ -161,3 +161,16 @@ def test_a_password_typed_on_the_command_line_is_refused_and_not_echoed(tmp_path
                       home=tmp_path)
     assert result.returncode == 2
     assert "--password" in result.stderr and "Hunter2-Typed" not in result.stderr + result.stdout
+
+
+def test_store_init_through_the_command_line(tmp_path):
+    """`precheck store init --store sqlite:///…` creates the store's schema and can run again."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    for _ in range(2):
+        result = precheck("store", "init", "--store", url, home=tmp_path)
+        assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "store.db").execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"instances", "runs", "outcomes", "events"} <= tables

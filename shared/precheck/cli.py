@@ -6,6 +6,7 @@
   precheck last INSTANCE_ID [--json]
   precheck demo [--once]                 emulated SQL Server + local API + a first precheck
   precheck emulate sqlserver|tablestore  the emulators, in the foreground
+  precheck store init [--store URL] [--runs-ttl-days N] [--events-ttl-days N]
 """
 
 from __future__ import annotations
@@ -231,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulate = commands.add_parser("emulate", help="run an emulator in the foreground", add_help=False)
     emulate.add_argument("target", choices=["sqlserver", "tablestore"])
+
+    store = commands.add_parser("store", add_help=False,
+                                help="manage the result store: store init [--store URL] [--runs-ttl-days N] "
+                                     "[--events-ttl-days N]")
+    store.add_argument("action", choices=["init"])
     return parser
 
 
@@ -239,7 +245,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.command != "emulate" and rest:
+    if args.command not in ("emulate", "store") and rest:
         # name the unknown options, never their values: a value could be a password typed by mistake
         options = [arg.split("=", 1)[0] for arg in rest if arg.startswith("-")] or ["(positional)"]
         hint = " (the password is read from the variable named by --password-env)" if any(
@@ -248,6 +254,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "emulate":
             return cmd_emulate(args, rest)
+        if args.command == "store":
+            from .store_cli import main as store_main
+
+            return store_main([args.action, *rest])
         return {"check": cmd_check, "serve": cmd_serve, "invoke": cmd_invoke, "last": cmd_last,
                 "demo": cmd_demo}[args.command](args)
     except UsageError as error:

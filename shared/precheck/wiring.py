@@ -68,8 +68,11 @@ def deps(context: Any = None) -> "Deps":
 
             _deps = Deps(store=make_store(), invoker=make_invoker(context=context),
                          grace_s=env_float("PRECHECK_DEADLINE_GRACE_S", 2.0))
-        elif context is not None and hasattr(_deps.invoker, "refresh"):
-            _deps.invoker.refresh(context)  # STS credentials rotate: take each invocation's
+        if context is not None:  # STS credentials rotate: every part takes each invocation's
+            for part in (_deps.store, _deps.invoker):
+                refresh = getattr(part, "refresh", None)
+                if refresh is not None:
+                    refresh(context)
         return _deps
 
 

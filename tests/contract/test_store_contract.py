@@ -21,7 +21,23 @@ def sqlite_store(request, tmp_path):
     return store
 
 
-STORE_FACTORIES = {"sqlite": sqlite_store}
+def tablestore_store(request, tmp_path):
+    """The Tablestore store through the real SDK, against an emulator started for the test."""
+    from precheck.adapters.tablestore_store import BoundedRetryPolicy, TablestoreResultStore, create_tables
+    from tablestore_emulator import TablestoreEmulator
+    from tests.fixtures.tablestore import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE, make_client
+
+    emulator = TablestoreEmulator(access_key_id=TEST_ACCESS_KEY_ID, access_key_secret=TEST_ACCESS_KEY_SECRET,
+                                  instance=TEST_INSTANCE, socket_timeout=5).start()
+    request.addfinalizer(emulator.stop)
+    client = make_client(emulator, retry_policy=BoundedRetryPolicy())
+    create_tables(client)
+    store = TablestoreResultStore(client)
+    request.addfinalizer(store.close)
+    return store
+
+
+STORE_FACTORIES = {"sqlite": sqlite_store, "tablestore": tablestore_store}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
