@@ -91,11 +91,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError(body.get("error", f"start failed with HTTP {status}"))
     deadline = body["run"]["deadline"]
     deps.invoker.drain(max(0.0, deadline - time.time()) + 1.0)
-    status, view = last_result(instance.instance_id)
+    return show_last_result(instance.instance_id, args.json)
+
+
+def show_last_result(instance_id: str, as_json: bool) -> int:
+    status, view = last_result(instance_id)
     if status != 200:
         print(f"precheck: {view.get('error', status)}", file=sys.stderr)
         return EXIT_FINDINGS
-    print(json.dumps(view, indent=2, ensure_ascii=False) if args.json else render(view))
+    print(json.dumps(view, indent=2, ensure_ascii=False) if as_json else render(view))
     return exit_code(view)
 
 
@@ -127,12 +131,7 @@ def render(view: dict, affected_limit: int = 20) -> str:
 
 def cmd_last(args: argparse.Namespace) -> int:
     _configure()
-    status, view = last_result(args.instance_id)
-    if status != 200:
-        print(f"precheck: {view.get('error', status)}", file=sys.stderr)
-        return EXIT_FINDINGS
-    print(json.dumps(view, indent=2, ensure_ascii=False) if args.json else render(view))
-    return exit_code(view)
+    return show_last_result(args.instance_id, args.json)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
