@@ -621,18 +621,20 @@ class Backend:
                     raise param_invalid("Begin key must less than end key in FORWARD.")
                 lo = bisect.bisect_left(table.keys, start)
                 hi = bisect.bisect_left(table.keys, end)
-                candidates = table.keys[lo:hi]
+                positions = range(lo, hi)
             else:
                 if not start > end:
                     raise param_invalid("Begin key must more than end key in BACKWARD.")
                 lo = bisect.bisect_right(table.keys, end)
                 hi = bisect.bisect_right(table.keys, start)
-                candidates = table.keys[lo:hi][::-1]
+                positions = range(hi - 1, lo - 1, -1)
+            # walk the sorted keys in place: a page costs its own rows, not the size of the table
+            candidates = (table.keys[i] for i in positions)
             rows: list[RowResult] = []
             size = 0
             next_pk = None
             max_rows = min(limit or MAX_RANGE_ROWS, MAX_RANGE_ROWS)
-            for i, key in enumerate(candidates):
+            for key in candidates:
                 if len(rows) >= max_rows or size >= MAX_RANGE_BYTES:
                     next_pk = list(table.rows[key].primary_key)
                     break
