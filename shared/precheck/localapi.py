@@ -20,6 +20,8 @@ from .layout import ROUTES
 
 log = logging.getLogger("precheck.localapi")
 
+DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
+
 
 def _compile(template: str) -> re.Pattern:
     pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
@@ -76,6 +78,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._answer(400, json.dumps({"error": "Content-Length is not a number"}))
         if length > MAX_BODY_BYTES:
+            # never kept: read and dropped in chunks (up to a bound) so the client, still sending, gets the
+            # answer instead of a reset connection; beyond the bound the connection is simply closed
+            if length <= DRAIN_LIMIT_BYTES:
+                while length > 0:
+                    chunk = self.rfile.read(min(length, 64 * 1024))
+                    if not chunk:
+                        break
+                    length -= len(chunk)
             self.close_connection = True
             return self._answer(413, json.dumps({"error": f"request body is larger than {MAX_BODY_BYTES} bytes"}))
         body = self.rfile.read(length) if length > 0 else b""
