@@ -269,38 +269,33 @@ class WireProtocol:
 
     # ------------------------------------------------------------------ rows
 
+    def _write_answer(self, resp, result) -> bytes:
+        """The answer of a single-row write: capacity consumed, and the primary key when asked for."""
+        self._consumed(resp.consumed, result.consumed)
+        if result.primary_key is not None:
+            resp.row = plainbuffer.encode_row(result.primary_key)
+        return resp.SerializeToString()
+
     def _PutRow(self, body: bytes) -> bytes:
         req = self._parse(pb.PutRowRequest, body)
         pk, cells = self._row_change(req.row, "PUT")
         result = self.backend.put_row(req.table_name, pk, cells, self._condition(req.condition),
                                       self._return_pk(req))
-        resp = pb.PutRowResponse()
-        self._consumed(resp.consumed, result.consumed)
-        if result.primary_key is not None:
-            resp.row = plainbuffer.encode_row(result.primary_key)
-        return resp.SerializeToString()
+        return self._write_answer(pb.PutRowResponse(), result)
 
     def _UpdateRow(self, body: bytes) -> bytes:
         req = self._parse(pb.UpdateRowRequest, body)
         pk, cells = self._row_change(req.row_change, "UPDATE")
         result = self.backend.update_row(req.table_name, pk, cells, self._condition(req.condition),
                                          self._return_pk(req))
-        resp = pb.UpdateRowResponse()
-        self._consumed(resp.consumed, result.consumed)
-        if result.primary_key is not None:
-            resp.row = plainbuffer.encode_row(result.primary_key)
-        return resp.SerializeToString()
+        return self._write_answer(pb.UpdateRowResponse(), result)
 
     def _DeleteRow(self, body: bytes) -> bytes:
         req = self._parse(pb.DeleteRowRequest, body)
         pk, _ = self._row_change(req.primary_key, "DELETE")
         result = self.backend.delete_row(req.table_name, pk, self._condition(req.condition),
                                          self._return_pk(req))
-        resp = pb.DeleteRowResponse()
-        self._consumed(resp.consumed, result.consumed)
-        if result.primary_key is not None:
-            resp.row = plainbuffer.encode_row(result.primary_key)
-        return resp.SerializeToString()
+        return self._write_answer(pb.DeleteRowResponse(), result)
 
     def _GetRow(self, body: bytes) -> bytes:
         req = self._parse(pb.GetRowRequest, body)

@@ -105,8 +105,7 @@ class PyodbcConnector:
         seconds = max(1, int(timeout))  # ODBC timeouts are whole seconds
         text = connection_string(endpoint, user, password, self._driver)
         try:
-            connection = pyodbc.connect(text,
-                                        timeout=seconds, autocommit=True)
+            connection = pyodbc.connect(text, timeout=seconds, autocommit=True)
             connection.timeout = seconds
         except pyodbc.Error as error:
             raise classify(error, endpoint, user, password) from None
