@@ -24,10 +24,10 @@ REPEAT = int(os.environ.get("BENCH_REPEAT", "9"))  # the issue asks for the medi
 
 #: what each function truly needs, and which adapters its first invocation loads in the cloud
 NEEDS = {
-    "start_precheck": (["pydantic", "tablestore", "fc2"], ["precheck.adapters.tablestore_store",
+    "start_precheck": (["pydantic", "tablestore", "fc2"], ["precheck.adapters.tablestore",
                                                          "precheck.adapters.fc_invoker"]),
-    "collect_outcome": (["pydantic", "tablestore"], ["precheck.adapters.tablestore_store"]),
-    "get_last_result": (["pydantic", "tablestore"], ["precheck.adapters.tablestore_store"]),
+    "collect_outcome": (["pydantic", "tablestore"], ["precheck.adapters.tablestore"]),
+    "get_last_result": (["pydantic", "tablestore"], ["precheck.adapters.tablestore"]),
     "check_oss_connectivity": (["pydantic", "oss2"], ["precheck.adapters.network", "precheck.adapters.oss",
                                                       "precheck.adapters.credentials"]),
     "check_control_network": (["pydantic"], ["precheck.adapters.network"]),

@@ -17,7 +17,7 @@ def seeded_tablestore(runs: int) -> Iterator[tuple[object, str]]:
     from tablestore_emulator.backend import CellChange, Condition
 
     from precheck.adapters.credentials import Credentials
-    from precheck.adapters.tablestore_store import Connection, TableNames, TablestoreResultStore, create_tables
+    from precheck.adapters.tablestore import Connection, TableNames, TablestoreResultStore, create_tables
     from precheck.models import Instance, ItemStatus, Outcome, Run
 
     with TablestoreEmulator(access_key_id="bench", access_key_secret="bench-secret", instance="bench") as emu:

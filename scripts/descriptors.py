@@ -37,7 +37,7 @@ QUALIFIER = "LATEST"
 #: Tablestore: the store's own environment variables and tables (primary keys in order).
 OTS_INSTANCE_DEFAULT = "precheck"
 #: The tables and their keys come from the store itself, so the descriptors cannot drift from it.
-from precheck.adapters.tablestore_store import (  # noqa: E402
+from precheck.adapters.tablestore import (  # noqa: E402
     DEFAULT_EVENTS_TTL_DAYS as EVENTS_TTL_DAYS, DEFAULT_RUNS_TTL_DAYS as RUN_HISTORY_TTL_DAYS, TableNames,
     table_specs, vpc_endpoint)
 

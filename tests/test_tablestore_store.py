@@ -18,7 +18,7 @@ import pytest
 
 from precheck import store_cli
 from precheck.adapters.credentials import Credentials
-from precheck.adapters.tablestore_store import (BoundedRetryPolicy, Connection, TableNames, TablestoreResultStore,
+from precheck.adapters.tablestore import (BoundedRetryPolicy, Connection, TableNames, TablestoreResultStore,
                                                 create_tables, event_key, parse_url)
 from precheck.models import AffectedDatabase, ItemStatus, Outcome, Run
 from precheck.ports import StoreError

@@ -23,7 +23,7 @@ def sqlite_store(request, tmp_path):
 
 def tablestore_store(request, tmp_path):
     """The Tablestore store through the real SDK, against an emulator started for the test."""
-    from precheck.adapters.tablestore_store import BoundedRetryPolicy, TablestoreResultStore, create_tables
+    from precheck.adapters.tablestore import BoundedRetryPolicy, TablestoreResultStore, create_tables
     from tablestore_emulator import TablestoreEmulator
     from tests.fixtures.tablestore import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE, make_client
 

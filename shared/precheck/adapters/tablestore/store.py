@@ -56,9 +56,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import urllib3
 
-from ..models import Instance, Outcome, Run
-from ..ports import RunRecord, StoreError
-from .credentials import Credentials
+from ...models import Instance, Outcome, Run
+from ...ports import RunRecord, StoreError
+from ..credentials import Credentials
 
 
 def _import_sdk():
