@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from ..ports import PrecheckError
 from .credentials import Credentials
+from .neterrors import classify
 
 log = logging.getLogger("precheck.invoker")
 
@@ -125,7 +126,7 @@ class FcInvoker:
             except requests.exceptions.Timeout:
                 problem = f"no answer from Function Compute within {self.timeout:g} s"
             except requests.exceptions.RequestException as error:
-                problem = f"cannot reach Function Compute ({_network_reason(error)})"
+                problem = f"cannot reach Function Compute ({classify(error).reason})"
             else:
                 status, code, message = answer.status_code, *_error_of(answer)
                 if status < 300:
@@ -185,15 +186,3 @@ def _error_of(answer: requests.Response) -> tuple[str, str]:
     code = str(body.get("ErrorCode") or body.get("errorCode") or answer.headers.get("x-fc-error-type", ""))
     message = str(body.get("ErrorMessage") or body.get("errorMessage") or "")
     return code[:80], message[:300]
-
-
-def _network_reason(error: Exception) -> str:
-    text = str(error)
-    if "Connection refused" in text:
-        return "connection refused"
-    if "Name or service not known" in text or "NameResolutionError" in text or "getaddrinfo" in text:
-        return "the endpoint name does not resolve"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS handshake failed"
-    return type(error).__name__
-

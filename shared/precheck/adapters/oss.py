@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import oss2
-import requests
 
 from ..models import Endpoint
 from ..ports import ProbeError
 from .credentials import Credentials
+from .neterrors import REASONS, classify
 
 
 class Oss2BucketProbe:
@@ -43,13 +43,6 @@ class Oss2BucketProbe:
 
 
 def _transport_error(error: Exception) -> ProbeError:
-    if isinstance(error, requests.exceptions.SSLError):
-        return ProbeError("tls", "certificate or protocol mismatch")
-    if isinstance(error, requests.exceptions.Timeout):
-        return ProbeError("timeout", "no answer in time")
-    text = str(error)
-    if "Name or service not known" in text or "NameResolutionError" in text or "getaddrinfo" in text:
-        return ProbeError("dns", "name does not resolve")
-    if "Connection refused" in text:
-        return ProbeError("refused", "connection refused")
-    return ProbeError("network", type(error).__name__)
+    failure = classify(error)
+    # the check words each known kind itself ("TLS handshake with ... failed"): only "network" needs the reason
+    return ProbeError(failure.kind, "" if failure.kind in REASONS else failure.reason)

@@ -59,6 +59,7 @@ import urllib3
 from ...models import Instance, Outcome, Run
 from ...ports import RunRecord, StoreError
 from ..credentials import Credentials
+from ..neterrors import classify
 
 
 def _import_sdk():
@@ -313,7 +314,7 @@ class TablestoreResultStore:
             raise StoreError("tablestore", self._redact(f"Tablestore {what} failed: {error.message}")) from None
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:  # the SDK does not wrap these
             raise StoreError("unavailable", self._redact(
-                f"Tablestore {what} failed: cannot reach {self._where()} ({_network_reason(error)})")) from None
+                f"Tablestore {what} failed: cannot reach {self._where()} ({classify(error).reason})")) from None
 
     def _store_error(self, what: str, error: OTSServiceError) -> StoreError:
         if error.code == "OTSObjectNotExist":
@@ -606,13 +607,3 @@ def _groups(cells: list[tuple[str, Any]], budget: int) -> list[list[tuple[str, A
         size += cost
     return groups
 
-
-def _network_reason(error: Exception) -> str:
-    text = str(error)
-    if "refused" in text.lower():
-        return "connection refused"
-    if "timed out" in text.lower() or "timeout" in type(error).__name__.lower():
-        return "timed out"
-    if "Name or service not known" in text or "NameResolution" in text or "getaddrinfo" in text:
-        return "the endpoint name does not resolve"
-    return type(error).__name__
