@@ -12,19 +12,30 @@ import os
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import pytest
 
 from precheck import store_cli
 from precheck.adapters.credentials import Credentials
-from precheck.adapters.tablestore import (BoundedRetryPolicy, Connection, TableNames, TablestoreResultStore,
-                                                create_tables, event_key, parse_url)
+from precheck.adapters.tablestore import (
+    BoundedRetryPolicy,
+    Connection,
+    TableNames,
+    TablestoreResultStore,
+    create_tables,
+    event_key,
+    parse_url,
+)
 from precheck.models import AffectedDatabase, ItemStatus, Outcome, Run
 from precheck.ports import StoreError
 from tests.fakes import instance
-from tests.fixtures.tablestore import (TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE, make_client,
-                                       tablestore_emulator)  # noqa: F401  (the fixture)
+from tests.fixtures.tablestore import (
+    TEST_ACCESS_KEY_ID,
+    TEST_ACCESS_KEY_SECRET,
+    TEST_INSTANCE,
+    make_client,
+    tablestore_emulator,  # noqa: F401  (the fixture)
+)
 from tests.helpers import Listener, closed_port
 
 pytestmark = pytest.mark.emulator
@@ -34,7 +45,7 @@ RUN = "0000000000001-a"
 
 
 @pytest.fixture
-def emu(tablestore_emulator):
+def emu(tablestore_emulator):  # noqa: F811  (the fixture imported above)
     return tablestore_emulator
 
 
@@ -371,69 +382,90 @@ def test_a_table_with_another_key_is_refused(emu):
 # --- configuration and credentials --------------------------------------------------------------------------------
 
 
-def test_configuration_from_the_environment_and_the_url():
-    """Endpoint, instance and table prefix come from PRECHECK_OTS_*; the VPC endpoint is derived from the region."""
-    connection, tables = parse_url("tablestore:", {"PRECHECK_OTS_INSTANCE": "prod", "FC_REGION": "cn-shanghai"})
+def test_configuration_from_the_settings_and_the_url():
+    """Endpoint, instance and table prefix are the configured ones (PRECHECK_OTS_*, passed by the wiring) unless
+    the URL names them; the VPC endpoint is derived from the region."""
+    connection, tables = parse_url("tablestore:", instance="prod", region="cn-shanghai")
     assert connection.endpoint == "https://prod.cn-shanghai.vpc.tablestore.aliyuncs.com"
     assert connection.instance == "prod" and connection.socket_timeout == 5.0
     assert tables == TableNames("precheck_instances", "precheck_runs", "precheck_events")
     connection, tables = parse_url("tablestore://other?endpoint=http://127.0.0.1:9&prefix=t_",
-                                   {"PRECHECK_OTS_INSTANCE": "prod", "PRECHECK_OTS_REGION": "cn-beijing",
-                                    "PRECHECK_OTS_TABLE_PREFIX": "x_", "PRECHECK_OTS_TIMEOUT_S": "2"})
+                                   instance="prod", region="cn-beijing", prefix="x_", timeout_s=2)
     assert (connection.endpoint, connection.instance, connection.socket_timeout) == ("http://127.0.0.1:9", "other", 2.0)
     assert tables.runs == "t_runs"
-    assert parse_url("tablestore:", {"PRECHECK_OTS_INSTANCE": "p", "PRECHECK_OTS_ENDPOINT": "https://e/",
-                                     "PRECHECK_OTS_TABLE_PREFIX": "pc_"})[1].events == "pc_events"
-    for url, env, words in [("tablestore:", {}, "PRECHECK_OTS_INSTANCE"),
-                            ("tablestore:", {"PRECHECK_OTS_INSTANCE": "p"}, "region"),
-                            ("tablestore:?bogus=1", {"PRECHECK_OTS_INSTANCE": "p"}, "bogus"),
-                            ("tablestore:", {"PRECHECK_OTS_INSTANCE": "p", "PRECHECK_OTS_ENDPOINT": "e.com"}, "http"),
-                            ("tablestore:?prefix=9-", {"PRECHECK_OTS_INSTANCE": "p", "FC_REGION": "r"}, "prefix")]:
+    assert parse_url("tablestore:", instance="p", endpoint="https://e/", prefix="pc_")[1].events == "pc_events"
+    for url, configured, words in [("tablestore:", {}, "PRECHECK_OTS_INSTANCE"),
+                                   ("tablestore:", {"instance": "p"}, "region"),
+                                   ("tablestore:?bogus=1", {"instance": "p"}, "bogus"),
+                                   ("tablestore:", {"instance": "p", "endpoint": "e.com"}, "http"),
+                                   ("tablestore:?prefix=9-", {"instance": "p", "region": "r"}, "prefix")]:
         with pytest.raises(ValueError, match=words):
-            parse_url(url, env)
+            parse_url(url, **configured)
 
 
-def test_from_url_uses_the_environment_credentials(emu, client, monkeypatch):
-    """from_url builds its client from ALIBABA_CLOUD_ACCESS_KEY_* and the endpoint: no code, only configuration."""
-    env = {"PRECHECK_OTS_ENDPOINT": emu.endpoint, "PRECHECK_OTS_INSTANCE": TEST_INSTANCE,
-           "ALIBABA_CLOUD_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": TEST_ACCESS_KEY_SECRET}
-    TablestoreResultStore.from_url("tablestore:", env).save_instance(instance())
-    for name in list(env) + ["ALIBABA_CLOUD_SECURITY_TOKEN", "PRECHECK_OTS_TABLE_PREFIX"]:
+def test_the_store_reads_no_environment(monkeypatch):
+    """Configuration comes only from its arguments: PRECHECK_OTS_* and keys in the environment change nothing."""
+    for name, value in {"PRECHECK_OTS_INSTANCE": "env", "PRECHECK_OTS_REGION": "cn-beijing",
+                        "PRECHECK_OTS_ENDPOINT": "https://env.example", "PRECHECK_OTS_TABLE_PREFIX": "env_",
+                        "PRECHECK_OTS_TIMEOUT_S": "9", "ALIBABA_CLOUD_ACCESS_KEY_ID": "env-key",
+                        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "env-secret"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="PRECHECK_OTS_INSTANCE"):
+        parse_url("tablestore:")
+    store = TablestoreResultStore.from_url("tablestore:", instance="prod", region="cn-shanghai")
+    assert store.connection.endpoint == "https://prod.cn-shanghai.vpc.tablestore.aliyuncs.com"
+    assert store.tables == TableNames() and store.connection.socket_timeout == 5.0
+    with pytest.raises(StoreError, match="no credentials"):
+        store.client
+    with pytest.raises(ValueError, match="client"):
+        TablestoreResultStore()
+
+
+def test_from_url_uses_the_credentials_given(emu, client, monkeypatch):
+    """from_url builds its client from the credentials and the endpoint it is given: no code, only configuration."""
+    configured = {"endpoint": emu.endpoint, "instance": TEST_INSTANCE}
+    keys = Credentials(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
+    TablestoreResultStore.from_url("tablestore:", credentials=keys, **configured).save_instance(instance())
+    for name in ["PRECHECK_OTS_ENDPOINT", "PRECHECK_OTS_INSTANCE", "ALIBABA_CLOUD_ACCESS_KEY_ID",
+                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN", "PRECHECK_OTS_TABLE_PREFIX"]:
         monkeypatch.delenv(name, raising=False)
-    without = TablestoreResultStore.from_url("tablestore:", {k: v for k, v in env.items() if "ACCESS" not in k})
+    without = TablestoreResultStore.from_url("tablestore:", **configured)
     with pytest.raises(StoreError, match="no credentials"):
         without.get_instance("erp-prod")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    env = {"PRECHECK_STORE": "tablestore:", "PRECHECK_OTS_ENDPOINT": emu.endpoint,
+           "PRECHECK_OTS_INSTANCE": TEST_INSTANCE, "ALIBABA_CLOUD_ACCESS_KEY_ID": TEST_ACCESS_KEY_ID,
+           "ALIBABA_CLOUD_ACCESS_KEY_SECRET": TEST_ACCESS_KEY_SECRET}
     from precheck import wiring
+    from precheck.settings import Settings
 
-    configured = wiring.make_store("tablestore:")  # what the functions get from PRECHECK_STORE
-    assert isinstance(configured, TablestoreResultStore)
-    assert configured.get_instance("erp-prod") is not None
+    settings = Settings.from_environ(env)
+    configured_store = wiring.make_store(settings, settings.credentials)  # what the functions get from PRECHECK_STORE
+    assert isinstance(configured_store, TablestoreResultStore)
+    assert configured_store.get_instance("erp-prod") is not None
 
 
 def test_refresh_takes_rotated_sts_credentials(emu, client):
-    """refresh(context) rebuilds the client when the STS credentials changed, and only then."""
-    def context(token: str) -> SimpleNamespace:
-        return SimpleNamespace(credentials=SimpleNamespace(access_key_id=TEST_ACCESS_KEY_ID,
-                                                           access_key_secret=TEST_ACCESS_KEY_SECRET,
-                                                           security_token=token))
+    """refresh(credentials) rebuilds the client when the STS credentials changed, and only then."""
+    def sts(token: str) -> Credentials:
+        return Credentials(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, token)
 
     emu.authenticator.sts_token = "token-1"
     store = TablestoreResultStore(connection=Connection(emu.endpoint, TEST_INSTANCE, retry_policy=FAST_RETRIES))
-    store.refresh(context("token-1"))
+    store.refresh(sts("token-1"))
     first = store.client
     store.save_instance(instance())
-    store.refresh(context("token-1"))
+    store.refresh(sts("token-1"))
+    assert store.client is first
+    store.refresh(None)  # an invocation without credentials: keep these
     assert store.client is first
     emu.authenticator.sts_token = "token-2"  # the service now wants the rotated token
     with pytest.raises(StoreError):
         store.get_instance("erp-prod")
-    store.refresh(context("token-2"))
+    store.refresh(sts("token-2"))
     assert store.client is not first
     assert store.get_instance("erp-prod") is not None
     given = TablestoreResultStore(client)  # a client given by the caller is kept
-    given.refresh(context("token-3"))
+    given.refresh(sts("token-3"))
     assert given.client is client
 
 
@@ -488,7 +520,7 @@ def test_store_init_explains_what_is_missing(emu, monkeypatch, capsys, tmp_path)
     assert store_cli.main(["frobnicate"]) == 2
 
 
-# --- the whole local flow on Tablestore --------------------------------------------------------------------------------
+# --- the whole local flow on Tablestore -------------------------------------------------------------------------------
 
 
 def test_precheck_check_and_last_use_tablestore_by_configuration_alone(emu, tmp_path, listener):
