@@ -1,4 +1,4 @@
-"""Command line: ``python -m tablestore_emulator --port 0`` (also ``precheck emulate tablestore``).
+"""Command line: ``tablestore-emulator --port 0`` (or ``python -m tablestore_emulator``).
 
 The first line printed is exactly ``listening on http://HOST:PORT``; the process serves until SIGTERM
 or Ctrl-C, then stops cleanly (saving ``--data``) and exits 0.
@@ -15,7 +15,7 @@ import threading
 from .auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, DEFAULT_INSTANCE
 
 
-def build_parser(prog: str = "python -m tablestore_emulator") -> argparse.ArgumentParser:
+def build_parser(prog: str = "tablestore-emulator") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, description="Local Alibaba Cloud Tablestore emulator for the tablestore SDK.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -32,8 +32,9 @@ def build_parser(prog: str = "python -m tablestore_emulator") -> argparse.Argume
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "tablestore-emulator") -> int:
+    """Run the emulator until SIGTERM/SIGINT. ``argv`` excludes the program name."""
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.verbose:   # the SDK logs warnings about its optional native codec at import time

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tds_emulator --port PORT --catalog FILE.json [--host 127.0.0.1]``.
+"""Command line: ``tds-emulator --port PORT --catalog FILE.json [--host 127.0.0.1]`` (or ``python -m tds_emulator``).
 
 Runs in the foreground, prints ``listening on HOST:PORT`` (flushed) once the port is bound, and stops
 cleanly on SIGTERM or Ctrl-C (exit code 0).
@@ -17,7 +17,7 @@ from .catalog import Catalog, CatalogError
 from .server import SqlServerEmulator
 
 
-def build_parser(prog: str = "python -m tds_emulator") -> argparse.ArgumentParser:
+def build_parser(prog: str = "tds-emulator") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="A SQL Server emulator that speaks TDS 7.x.")
     parser.add_argument("--catalog", required=True, help="catalog JSON file (logins, databases, faults)")
     parser.add_argument("--port", type=int, default=1433, help="TCP port; 0 picks a free one (default 1433)")
@@ -26,7 +26,7 @@ def build_parser(prog: str = "python -m tds_emulator") -> argparse.ArgumentParse
     return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m tds_emulator") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "tds-emulator") -> int:
     """Run the emulator until SIGTERM/SIGINT. ``argv`` excludes the program name."""
     args = build_parser(prog).parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
