@@ -31,9 +31,8 @@ NEEDS = {
     "check_oss_connectivity": (["pydantic", "oss2"], ["precheck.adapters.network", "precheck.adapters.oss",
                                                       "precheck.adapters.credentials"]),
     "check_control_network": (["pydantic"], ["precheck.adapters.network"]),
-    "check_recovery_mode": (["pydantic", "pyodbc"], ["precheck.adapters.sqlserver", "precheck.adapters.credentials"]),
-    "check_database_status": (["pydantic", "pyodbc"], ["precheck.adapters.sqlserver",
-                                                       "precheck.adapters.credentials"]),
+    "check_recovery_mode": (["pydantic", "pyodbc"], ["precheck.adapters.sqlserver", "precheck.adapters.secrets"]),
+    "check_database_status": (["pydantic", "pyodbc"], ["precheck.adapters.sqlserver", "precheck.adapters.secrets"]),
 }
 
 CHILD = r"""

@@ -31,7 +31,8 @@ def main() -> None:
     from precheck.demo import DEMO_CATALOG
     from precheck.layout import destination_of
     from precheck.models import Endpoint
-    from precheck.service import Deps
+    from precheck.deps import Deps
+    from precheck.envelopes import ApiRequest
 
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     password = "Bench-Pa55"
@@ -42,19 +43,15 @@ def main() -> None:
     oss, control = listener(), listener()
     try:
         store = SqliteResultStore(work / "precheck.db")
-        invoker = InProcessInvoker(local.load_handler, destination_of)
+        invoker = InProcessInvoker(local.DEFAULT, destination_of)
         wiring.use(Deps(store=store, invoker=invoker, grace_s=2.0))
         instance = {"instance_id": "bench", "region": "cn-hangzhou", "server": f"127.0.0.1,{emulator.port}",
                     "user": "backup", "password_ref": "env:BENCH_SQL_PW",
                     "oss_endpoint": f"127.0.0.1:{oss.getsockname()[1]}",
                     "control_endpoint": f"127.0.0.1:{control.getsockname()[1]}", "item_timeout_s": 10}
-        register = {"path": "/instances", "httpMethod": "POST", "headers": {}, "queryParameters": {},
-                    "pathParameters": {}, "body": json.dumps(instance), "isBase64Encoded": False}
-        start = {"path": "/instances/bench/prechecks", "httpMethod": "POST", "headers": {}, "queryParameters": {},
-                 "pathParameters": {"instance_id": "bench"}, "body": "", "isBase64Encoded": False}
-        last = {"path": "/instances/bench/prechecks/latest", "httpMethod": "GET", "headers": {},
-                "queryParameters": {}, "pathParameters": {"instance_id": "bench"}, "body": None,
-                "isBase64Encoded": False}
+        register = ApiRequest.build("POST", "/instances", {}, instance).to_bytes()
+        start = ApiRequest.build("POST", "/instances/bench/prechecks", {"instance_id": "bench"}, "").to_bytes()
+        last = ApiRequest.build("GET", "/instances/bench/prechecks/latest", {"instance_id": "bench"}).to_bytes()
         local.call("start_precheck", register)  # warm-up: imports, pyodbc's first-connection queries
         invoker.drain(30)
 

@@ -37,11 +37,13 @@ def main() -> None:
     import responses
 
     from precheck import layout, local, service, wiring
-    from precheck.adapters.fc_invoker import FcInvoker, internal_endpoint
+    from precheck.adapters.fc_invoker import internal_endpoint
+    from precheck.envelopes import TimerEvent
     from precheck.adapters.sqlite_store import SqliteResultStore
-    from precheck.events import RecheckPage
+    from precheck.commands import RecheckPage
     from precheck.models import Instance
-    from precheck.service import Deps
+    from precheck.deps import Deps
+    from precheck.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     store = SqliteResultStore(work / "precheck.db")
@@ -52,7 +54,7 @@ def main() -> None:
         credentials=SimpleNamespace(access_key_id="STS.bench", access_key_secret="s", security_token="t"),
         service=SimpleNamespace(name=layout.SERVICE, qualifier="LATEST"), region="cn-hangzhou",
         account_id="1234567890123456", function=SimpleNamespace(name="start_precheck"), request_id="bench")
-    os.environ.pop("PRECHECK_FC_ENDPOINT", None)
+    settings = Settings.from_environ({})  # the FC context alone says where FC is
     pages: list[bytes] = []
     calls = {"n": 0}
     lock = threading.Lock()
@@ -70,12 +72,12 @@ def main() -> None:
                                                      + r"/.*"), callback=fake_fc)
 
         def deps(workers: int) -> Deps:
-            return Deps(store=store, invoker=FcInvoker.from_context(context), grace_s=30.0, fanout_workers=workers,
+            return Deps(store=store, invoker=wiring.make_fc_invoker(settings, context), grace_s=30.0, fanout_workers=workers,
                         page_size=100)
 
         # level 1: the timer event through the real handler
         wiring.use(deps(16))
-        timer = {"triggerTime": "2026-11-25T02:00:00Z", "triggerName": "bench", "payload": ""}
+        timer = TimerEvent(triggerTime="2026-11-25T02:00:00Z", triggerName="bench", payload="").to_bytes()
         started = time.perf_counter()
         summary = json.loads(local.call("start_precheck", timer))["summary"]
         level1_s = time.perf_counter() - started

@@ -47,6 +47,7 @@ outcome = runner.run_check(item, request, wiring.probes())
 item_s = time.perf_counter() - started
 answer = outcome.model_dump_json()
 print(json.dumps({"item_s": item_s, "round_trips_s": round_trips, "status": outcome.status.value,
+                  "message": outcome.message[:300],
                   "listed": len(outcome.affected), "omitted": outcome.affected_omitted, "answer_bytes": len(answer),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rss_before_mb": rss_before / 1024}))
@@ -69,9 +70,11 @@ def main() -> None:
             items[name] = {"item_ms": round(figures["item_s"] * 1000, 1),
                            "query_round_trips_ms": round(figures["round_trips_s"] * 1000, 1),
                            "over_round_trips_ms": round(over * 1000, 1), "status": figures["status"],
+                           "message": figures["message"][:120],
                            "affected_listed": figures["listed"], "affected_omitted": figures["omitted"],
                            "outcome_bytes": figures["answer_bytes"], "peak_rss_mb": round(figures["peak_rss_mb"], 1)}
-            met = met and over <= 2.0 and figures["peak_rss_mb"] < 200
+            # an item that could not read the catalog proves nothing about its speed
+            met = met and figures["status"] in ("FAILED", "WARNING") and over <= 2.0 and figures["peak_rss_mb"] < 200
     finally:
         emulator.stop()
     emit("huge_instance", {"databases": DATABASES, "items": items, "target_over_round_trips_ms": 2000,

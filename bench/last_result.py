@@ -48,15 +48,15 @@ def seed_sqlite(path: Path, runs: int):
 
 def time_handler(store, latest: str) -> list[float]:
     from precheck import local, wiring
-    from precheck.service import Deps
+    from precheck.deps import Deps
+    from precheck.envelopes import ApiRequest
 
     class NoInvoker:
         def invoke_async(self, *args):
             raise AssertionError("get_last_result invokes nothing")
 
     wiring.use(Deps(store=store, invoker=NoInvoker()))
-    event = {"path": "/instances/bench/prechecks/latest", "httpMethod": "GET", "headers": {}, "queryParameters": {},
-             "pathParameters": {"instance_id": "bench"}, "body": None, "isBase64Encoded": False}
+    event = ApiRequest.build("GET", "/instances/bench/prechecks/latest", {"instance_id": "bench"}).to_bytes()
     times = []
     try:
         for _ in range(CALLS):

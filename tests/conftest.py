@@ -6,8 +6,8 @@ from precheck import wiring
 from precheck.adapters.inprocess_invoker import InProcessInvoker
 from precheck.adapters.sqlite_store import SqliteResultStore
 from precheck.layout import destination_of
-from precheck.local import load_handler
-from precheck.service import Deps
+from precheck import local
+from precheck.deps import Deps
 from tests.helpers import Listener
 
 
@@ -22,7 +22,7 @@ def store(tmp_path):
 @pytest.fixture
 def local_flow(store):
     """The embedded wiring (SQLite store, in-process invoker) installed for the real handlers."""
-    deps = Deps(store=store, invoker=InProcessInvoker(load_handler, destination_of), grace_s=1.0)
+    deps = Deps(store=store, invoker=InProcessInvoker(local.DEFAULT, destination_of), grace_s=1.0)
     wiring.use(deps)
     yield deps
     deps.invoker.drain(15)

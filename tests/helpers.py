@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from pathlib import Path
 from typing import Any
+
+from precheck import testing
 
 EVENTS = Path(__file__).parent / "events"
 
@@ -26,37 +27,8 @@ def api_body(answer: str) -> tuple[int, dict[str, Any]]:
     return response["statusCode"], json.loads(response["body"])
 
 
-class Listener:
-    """A loopback TCP port that accepts connections; `silent` ones are held open and never answered."""
-
-    def __init__(self, silent: bool = False):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self._stop = threading.Event()
-        if silent:
-            self.sock.settimeout(0.1)
-            threading.Thread(target=self._hold, daemon=True).start()
-
-    def _hold(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                self.held.append(conn)
-            except OSError:
-                continue
-
-    @property
-    def endpoint(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self._stop.set()
-        for conn in self.held:
-            conn.close()
-        self.sock.close()
+#: one loopback listener for the tests, the demo and the benchmarks
+Listener = testing.Listener
 
 
 def closed_port() -> int:

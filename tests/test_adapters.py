@@ -10,7 +10,8 @@ import pytest
 import requests
 import responses
 
-from precheck.adapters.credentials import Credentials, EnvSecretResolver
+from precheck.adapters.credentials import Credentials
+from precheck.adapters.secrets import EnvSecretResolver
 from precheck.adapters.network import SocketNetworkProbe
 from precheck.adapters.oss import Oss2BucketProbe
 from precheck.adapters.sqlserver import PyodbcConnector, classify, connection_string

@@ -1,29 +1,24 @@
 """The deploy descriptors (template.yml, s.yaml, deploy/ram-policy.json) agree with each other, with functions/
-and with precheck.layout, and are what scripts/descriptors.py generates."""
+and with precheck.layout, and are what deploy.descriptors (scripts/descriptors.py) generates."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from deploy import descriptors
 from precheck import layout
 from precheck.local import load_handler
 from precheck.models import MAX_ITEM_TIMEOUT_S
 from tests.helpers import load_event
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("precheck_descriptors", ROOT / "scripts" / "descriptors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -90,12 +85,166 @@ def devs_functions(devs: dict) -> dict[str, dict]:
 
 def test_generated_files_are_up_to_date(capsys):
     """`scripts/descriptors.py --check` passes: the committed descriptors are exactly what the generator writes."""
-    assert _load_generator().main(["--check"]) == 0, capsys.readouterr().err
+    assert descriptors.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_the_script_still_checks_from_anywhere(tmp_path):
+    """`python scripts/descriptors.py --check` (what `make descriptors` and CI run) works from any directory."""
+    checked = subprocess.run([sys.executable, str(ROOT / "scripts" / "descriptors.py"), "--check"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_both_descriptors_describe_the_same_functions(template, devs):
     """template.yml and s.yaml agree on every function's code, handler, limits, environment and async settings."""
     assert template_functions(template) == devs_functions(devs)
+
+
+# --- values: what each function gets, in one form for both descriptors ---------------------------------------
+#
+# Only the formats' syntax is normalised: ROS `Ref`/`Fn::Sub`/`Fn::If` and Serverless Devs `${vars.x}`,
+# `${env.X}` and `${config.AccountID}` are evaluated with the defaults each descriptor carries; the region and
+# the account (ROS pseudo parameters, the Devs region variable and config) become `<region>` and `<account>`;
+# values a deployer must supply (template parameters without a default, Devs variables of the same name,
+# `${env.NAME}` secrets) become `<name>`; keys are camelCase. Every value is then compared as it is.
+
+REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def _supplied(name: str) -> str:
+    return "<" + name.replace("_", "").lower() + ">"
+
+
+def _inputs(template: dict) -> set[str]:
+    """The values a deployer supplies: the template's parameters without a default."""
+    return {name.lower() for name, parameter in template["Parameters"].items() if "Default" not in parameter}
+
+
+def _ros_ref(name: str, template: dict):
+    if name == "ALIYUN::Region":
+        return "<region>"
+    if name == "ALIYUN::AccountId":
+        return "<account>"
+    parameter = template["Parameters"][name]
+    return parameter["Default"] if "Default" in parameter else _supplied(name)
+
+
+def _ros(value, template: dict):
+    """A template value evaluated with the parameters' defaults."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Ref", "Fn::")):
+        function, argument = next(iter(value.items()))
+        if function == "Ref":
+            return _ros_ref(argument, template)
+        if function == "Fn::Sub":
+            return REFERENCE.sub(lambda found: str(_ros_ref(found[1], template)), argument)
+        if function == "Fn::If":
+            condition, then, otherwise = argument
+            return _ros(then if _ros(template["Conditions"][condition], template) else otherwise, template)
+        if function == "Fn::Not":
+            return not _ros(argument[0] if isinstance(argument, list) else argument, template)
+        if function == "Fn::Equals":
+            return _ros(argument[0], template) == _ros(argument[1], template)
+        raise AssertionError(f"no normal form for {function}")
+    if isinstance(value, dict):
+        return {key: _ros(item, template) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_ros(item, template) for item in value]
+    return value
+
+
+def _devs_ref(expression: str, devs: dict, inputs: set[str]) -> str:
+    if expression in ("vars.region", "config.AccountID"):
+        return "<region>" if expression == "vars.region" else "<account>"
+    scope, _, name = expression.partition(".")
+    if scope == "env" or (scope == "vars" and name.lower() in inputs):
+        return _supplied(name)
+    if scope == "vars":
+        return str(_devs(devs["vars"][name], devs, inputs))
+    raise AssertionError(f"no normal form for ${{{expression}}}")
+
+
+def _devs(value, devs: dict, inputs: set[str]):
+    """An s.yaml value with its variables evaluated."""
+    if isinstance(value, str):
+        return REFERENCE.sub(lambda found: _devs_ref(found[1], devs, inputs), value)
+    if isinstance(value, dict):
+        return {key: _devs(item, devs, inputs) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_devs(item, devs, inputs) for item in value]
+    return value
+
+
+def _camel(value):
+    """Keys in camelCase (ROS writes `MaxAsyncRetryAttempts`, Serverless Devs `maxAsyncRetryAttempts`)."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _camel(item) for key, item in value.items()}
+    return value
+
+
+def template_values(template: dict) -> dict[str, dict]:
+    """Each function of template.yml with its values, evaluated."""
+    out = {}
+    for name, resource in template["Resources"][layout.SERVICE].items():
+        if not isinstance(resource, dict) or resource.get("Type") != "Aliyun::Serverless::Function":
+            continue
+        props = _ros(resource["Properties"], template)
+        triggers = {}
+        for trigger, event in (props.get("Events") or {}).items():
+            properties = dict(event["Properties"])
+            qualifier = properties.pop("Qualifier", "LATEST")  # a Funcraft event without one fires LATEST
+            triggers[trigger] = {"type": event["Type"].lower(), "qualifier": qualifier, "config": _camel(properties)}
+        for other in template["Resources"].values():
+            if other.get("Type") == "ALIYUN::FC::Trigger" and other["Properties"]["FunctionName"] == name:
+                trigger = _ros(other["Properties"], template)
+                triggers[trigger["TriggerName"]] = {"type": trigger["TriggerType"], "qualifier": trigger["Qualifier"],
+                                                    "config": trigger["TriggerConfig"]}
+        out[name] = {
+            "description": props["Description"], "handler": props["Handler"], "runtime": props["Runtime"],
+            "code": props["CodeUri"], "memory": props["MemorySize"], "timeout": props["Timeout"],
+            "layers": props.get("Layers", []), "env": props.get("EnvironmentVariables", {}),
+            "async": _camel(props.get("AsyncConfiguration")), "triggers": triggers,
+        }
+    return out
+
+
+def devs_values(devs: dict, inputs: set[str]) -> dict[str, dict]:
+    """Each function of s.yaml with its values, evaluated, in the same form."""
+    out = {}
+    for component in devs["services"].values():
+        if component["component"] != "fc":
+            continue
+        props = _devs(component["props"]["function"], devs, inputs)
+        triggers = {trigger["name"]: {"type": trigger["type"], "qualifier": trigger.get("qualifier", "LATEST"),
+                                      "config": trigger["config"]}
+                    for trigger in _devs(component["props"].get("triggers", []), devs, inputs)}
+        out[props["name"]] = {
+            "description": props["description"], "handler": props["handler"], "runtime": props["runtime"],
+            "code": props["codeUri"].removeprefix("./"), "memory": props["memorySize"], "timeout": props["timeout"],
+            "layers": props.get("layers", []), "env": props.get("environmentVariables", {}),
+            "async": props.get("asyncConfiguration"), "triggers": triggers,
+        }
+    return out
+
+
+def test_both_descriptors_give_every_function_the_same_values(template, devs):
+    """Per function, template.yml and s.yaml set the same environment values (the Tablestore endpoint's default
+    included), memory, timeout, runtime, handler, layers, async destinations and triggers."""
+    from_template, from_devs = template_values(template), devs_values(devs, _inputs(template))
+    assert set(from_template) == set(from_devs) == set(layout.all_functions())
+    for name, function in from_template.items():
+        for field, value in function.items():
+            assert value == from_devs[name][field], f"{name}: {field} differs between template.yml and s.yaml"
+    endpoints = {function["env"]["PRECHECK_OTS_ENDPOINT"] for function in from_template.values()}
+    assert endpoints == {"https://precheck.<region>.vpc.tablestore.aliyuncs.com"}  # the instance's VPC endpoint
+
+
+def test_the_value_comparison_sees_a_changed_value(template, devs):
+    """The comparison above is not blind: one changed default in s.yaml is a difference."""
+    changed = json.loads(json.dumps(devs))
+    changed["vars"]["deadlineGraceSeconds"] = "31"
+    inputs = _inputs(template)
+    assert devs_values(changed, inputs) != devs_values(devs, inputs)
+    assert template_values(template) != devs_values(changed, inputs)
 
 
 def test_functions_are_those_of_the_folder_and_the_layout(template):
@@ -163,7 +312,7 @@ def test_api_routes_are_the_layout_routes_with_app_authentication(template, devs
     from_devs = sorted((api["requestConfig"]["requestHttpMethod"], _route(api["requestConfig"]["requestPath"]),
                         api["serviceConfig"]["functionComputeConfig"]["functionName"]) for api in apis)
     assert all(api["authType"] == "APP" for api in apis)
-    assert from_template == from_devs == sorted(layout.ROUTES)
+    assert from_template == from_devs == sorted((route.method, route.path, route.function) for route in layout.ROUTES)
 
 
 def test_environment_selects_tablestore_everywhere_and_fc_invoker_only_in_start_precheck(devs):

@@ -14,13 +14,16 @@ import responses
 from fc2.auth import Auth
 
 from precheck import layout, service, wiring
+from precheck.adapters.credentials import Credentials
 from precheck.adapters.fc_invoker import FcInvoker, internal_endpoint
 from precheck.adapters.sqlite_store import SqliteResultStore
-from precheck.events import RecheckPage, destination_event
+from precheck.commands import RecheckPage
+from precheck.envelopes import DestinationEvent
 from precheck.local import load_handler
 from precheck.models import CheckRequest, Instance, ItemStatus, Outcome
 from precheck.ports import PrecheckError
-from precheck.service import Deps
+from precheck.deps import Deps
+from precheck.settings import Settings
 from tests.helpers import Listener, api_body, closed_port, event_bytes, load_event
 
 ACCOUNT, REGION, QUALIFIER = "1234567890123456", "cn-hangzhou", "LATEST"
@@ -28,6 +31,11 @@ ENDPOINT = internal_endpoint(ACCOUNT, REGION)
 AKID, SECRET, TOKEN = "STS.test-akid", "sts-secret-value", "sts-token-value"
 SQL_PASSWORD = "Pa55-not-to-be-seen"
 INVOCATION_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,127}$")
+
+
+def destination_event(**fields) -> bytes:
+    """The destination event FC delivers, as bytes (see DestinationEvent.build)."""
+    return DestinationEvent.build(**fields).to_bytes()
 
 
 def fc_context(function: str, token: str = TOKEN) -> SimpleNamespace:
@@ -70,7 +78,7 @@ def accept_all(mock: responses.RequestsMock, *, but: str = "") -> None:
 def flow(tmp_path):
     """The real handlers wired to a SQLite store and an FcInvoker built from an FC context."""
     store = SqliteResultStore(tmp_path / "precheck.db")
-    invoker = FcInvoker.from_context(fc_context(layout.START), backoff=0.01)
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), backoff=0.01)
     deps = Deps(store=store, invoker=invoker, grace_s=30.0)
     wiring.use(deps)
     yield deps
@@ -167,7 +175,7 @@ def test_throttled_invocation_is_retried_until_accepted(fc):
            json={"ErrorCode": "ResourceThrottled", "ErrorMessage": "too many requests"})
     fc.add(responses.POST, url_of("check_recovery_mode"), status=202)
     pauses: list[float] = []
-    invoker = FcInvoker.from_context(fc_context(layout.START), sleep=pauses.append)
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), sleep=pauses.append)
     invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
     assert len(fc.calls) == 2 and len(pauses) == 1 and pauses[0] > 0
 
@@ -194,7 +202,7 @@ def test_client_errors_are_not_retried(fc):
     """A 403 is answered at once as an invoke error naming FC's error code, without retries."""
     fc.add(responses.POST, url_of("check_recovery_mode"), status=403,
            json={"ErrorCode": "AccessDenied", "ErrorMessage": "not allowed to invoke"})
-    invoker = FcInvoker.from_context(fc_context(layout.START), backoff=0.01)
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), backoff=0.01)
     with pytest.raises(PrecheckError) as caught:
         invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
     assert caught.value.kind == "invoke" and "HTTP 403 AccessDenied" in caught.value.message
@@ -206,7 +214,7 @@ def test_repeated_stateful_id_counts_as_already_invoked(fc, status):
     """FC's StatefulAsyncInvocationAlreadyExists answer for a repeated id is success, not an error."""
     fc.add(responses.POST, url_of("check_recovery_mode"), status=status,
            json={"ErrorCode": "StatefulAsyncInvocationAlreadyExists", "ErrorMessage": "invocation exists"})
-    invoker = FcInvoker.from_context(fc_context(layout.START))
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START))
     invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
     assert len(fc.calls) == 1
 
@@ -214,7 +222,7 @@ def test_repeated_stateful_id_counts_as_already_invoked(fc, status):
 def test_dead_endpoint_fails_within_a_bounded_time(monkeypatch):
     """A refused endpoint fails the call in well under fc2's own ~30 s, with a secret-free message."""
     monkeypatch.setenv("PRECHECK_FC_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
-    invoker = FcInvoker.from_context(fc_context(layout.START), backoff=0.05)
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), backoff=0.05)
     started = time.monotonic()
     with pytest.raises(PrecheckError) as caught:
         invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
@@ -226,7 +234,7 @@ def test_dead_endpoint_fails_within_a_bounded_time(monkeypatch):
 def test_silent_endpoint_is_bounded_by_the_call_budget(monkeypatch, silent_listener):
     """An endpoint that accepts and never answers costs at most the call's budget, not minutes."""
     monkeypatch.setenv("PRECHECK_FC_ENDPOINT", f"http://{silent_listener.endpoint}")
-    invoker = FcInvoker.from_context(fc_context(layout.START), timeout=0.3, backoff=0.05, budget=1.0)
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), timeout=0.3, backoff=0.05, budget=1.0)
     started = time.monotonic()
     with pytest.raises(PrecheckError) as caught:
         invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
@@ -237,8 +245,8 @@ def test_silent_endpoint_is_bounded_by_the_call_budget(monkeypatch, silent_liste
 def test_refresh_takes_the_new_sts_token(fc):
     """Each invocation's context brings fresh STS credentials and the next request carries them."""
     accept_all(fc)
-    invoker = FcInvoker.from_context(fc_context(layout.START))
-    invoker.refresh(fc_context(layout.START, token="rotated-token"))
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START))
+    invoker.refresh(Credentials.from_context(fc_context(layout.START, token="rotated-token")))
     invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
     assert fc.calls[0].request.headers["x-fc-security-token"] == "rotated-token"
 

@@ -11,11 +11,16 @@ import json
 import pytest
 
 from precheck import wiring
-from precheck.events import destination_event
+from precheck.envelopes import DestinationEvent
 from precheck.local import load_handler
 from precheck.models import CheckRequest, ItemStatus, Outcome, Run
-from precheck.service import Deps
+from precheck.deps import Deps
 from tests.helpers import api_body, event_bytes, load_event
+
+
+def destination_event(**fields) -> bytes:
+    """The destination event FC delivers, as bytes (see DestinationEvent.build)."""
+    return DestinationEvent.build(**fields).to_bytes()
 
 
 class RecordingInvoker:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from precheck.adapters.inprocess_invoker import InProcessInvoker
+from precheck.local import Functions
 
 
 def invoker_with(handlers: dict, destinations: dict) -> InProcessInvoker:
-    return InProcessInvoker(lambda name: handlers[name], lambda name: destinations.get(name))
+    return InProcessInvoker(Functions.of(handlers), lambda name: destinations.get(name))
 
 
 def test_success_and_failure_reach_the_destination_as_fc_shapes_them():

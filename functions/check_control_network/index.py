@@ -1,11 +1,13 @@
 """check_control_network: one check item, invoked asynchronously by start_precheck; its outcome goes to collect_outcome."""
 
-from precheck import events, handling, runner, wiring
+from typing import Any
+
+from precheck import commands, handling, runner, wiring
 from precheck.checks import control_network
 
 
 @handling.answers_errors
-def handler(event, context):
-    request = events.parse_check_request(event, control_network.ITEM.name)
+def handler(event: bytes, context: Any) -> str:
+    request = commands.parse_check_request(event, control_network.ITEM.name)
     outcome = runner.run_check(control_network.ITEM, request, wiring.probes(context))
     return outcome.model_dump_json()

@@ -1,11 +1,13 @@
 """start_precheck: API Gateway (register an instance, start a precheck), the timer (recheck every registered
 instance) and EventBridge (an instance was registered). Fans out one async invocation per check item."""
 
-from precheck import events, handling, service, wiring
+from typing import Any
+
+from precheck import answers, commands, handling, service, wiring
 
 
 @handling.answers_errors
-def handler(event, context):
-    command = events.parse_start(event)
+def handler(event: bytes, context: Any) -> str:
+    command = commands.parse_start(event)
     result = service.handle_start(command, wiring.deps(context))
-    return events.start_answer(command, result)
+    return answers.start_answer(command, result)

@@ -19,43 +19,57 @@ import re
 import signal
 import sys
 import time
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+from .report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, exit_code, render
+
+if TYPE_CHECKING:
+    from .deps import Deps
+    from .local import Functions
+    from .settings import Settings
 
 
 class UsageError(Exception):
     pass
 
 
-def _configure(store: Optional[str] = None) -> Any:
-    """The embedded wiring: the configured store (SQLite by default) and the in-process invoker."""
-    from . import wiring
-    from .models import env_float
-    from .service import Deps
+class Session:
+    """The command line's wiring: settings read once, the embedded invoker, the functions it calls."""
 
-    deps = Deps(store=wiring.make_store(store), invoker=wiring.make_invoker("inprocess"),
-                grace_s=env_float("PRECHECK_DEADLINE_GRACE_S", 2.0))
-    wiring.use(deps)
-    return deps
+    def __init__(self, settings: Settings):
+        from . import wiring
+
+        self.settings = settings.with_(invoker="inprocess")
+        self.deps: Deps = wiring.build(self.settings)
+        self.functions: Functions = wiring.functions(self.settings)
+        wiring.use(self.deps)
+
+    def call_api(self, function: str, method: str, path: str, path_parameters: dict[str, str],
+                 body: dict | None = None) -> tuple[int, dict]:
+        from .envelopes import ApiRequest, ApiResponse
+
+        event = ApiRequest.build(method, path, path_parameters, body)
+        answer = ApiResponse.model_validate_json(self.functions.call(function, event.to_bytes()))
+        return answer.statusCode, answer.json_body()
+
+    def last_result(self, instance_id: str) -> tuple[int, dict]:
+        return self.call_api("get_last_result", "GET", f"/instances/{instance_id}/prechecks/latest",
+                             {"instance_id": instance_id})
+
+    def drain(self, timeout: float) -> None:
+        drain = getattr(self.deps.invoker, "drain", None)
+        if drain is not None:
+            drain(timeout)
 
 
-def _api_call(function: str, event: dict) -> tuple[int, dict]:
-    from . import local
+def load_settings() -> Settings:
+    from .settings import Settings, SettingsError
 
-    answer = json.loads(local.call(function, event))
-    return int(answer["statusCode"]), json.loads(answer.get("body") or "{}")
-
-
-def _api_event(method: str, path: str, path_parameters: dict, body: Optional[dict] = None) -> dict:
-    return {"path": path, "httpMethod": method, "headers": {"Content-Type": "application/json"},
-            "queryParameters": {}, "pathParameters": path_parameters,
-            "body": json.dumps(body) if body is not None else None, "isBase64Encoded": False}
-
-
-def last_result(instance_id: str) -> tuple[int, dict]:
-    return _api_call("get_last_result", _api_event("GET", f"/instances/{instance_id}/prechecks/latest",
-                                                   {"instance_id": instance_id}))
+    try:
+        return Settings.from_environ()
+    except SettingsError as error:
+        raise UsageError(f"configuration: {error}") from None
 
 
 # --- check ----------------------------------------------------------------------------------------------
@@ -68,12 +82,13 @@ def _instance_id_for(server: str) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from .events import describe_validation
+    from .envelopes import describe_validation
     from .models import Instance
 
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", args.password_env or ""):
         raise UsageError("--password-env takes the NAME of an environment variable holding the password")
-    if args.password_env not in os.environ:
+    settings = load_settings()
+    if args.password_env not in settings.secret_env:
         raise UsageError(f"environment variable {args.password_env} is not set (it must hold the SQL password)")
     fields = {
         "instance_id": args.instance_id or _instance_id_for(args.server), "region": args.region,
@@ -85,17 +100,17 @@ def cmd_check(args: argparse.Namespace) -> int:
         instance = Instance(**{key: value for key, value in fields.items() if value is not None})
     except ValidationError as error:
         raise UsageError(describe_validation(error)) from None
-    deps = _configure()
-    status, body = _api_call("start_precheck", _api_event("POST", "/instances", {}, instance.model_dump()))
+    session = Session(settings)
+    status, body = session.call_api("start_precheck", "POST", "/instances", {}, instance.model_dump())
     if status >= 400:
         raise UsageError(body.get("error", f"start failed with HTTP {status}"))
     deadline = body["run"]["deadline"]
-    deps.invoker.drain(max(0.0, deadline - time.time()) + 1.0)
-    return show_last_result(instance.instance_id, args.json)
+    session.drain(max(0.0, deadline - time.time()) + 1.0)
+    return show_last_result(session, instance.instance_id, args.json)
 
 
-def show_last_result(instance_id: str, as_json: bool) -> int:
-    status, view = last_result(instance_id)
+def show_last_result(session: Session, instance_id: str, as_json: bool) -> int:
+    status, view = session.last_result(instance_id)
     if status != 200:
         print(f"precheck: {view.get('error', status)}", file=sys.stderr)
         return EXIT_FINDINGS
@@ -103,41 +118,17 @@ def show_last_result(instance_id: str, as_json: bool) -> int:
     return exit_code(view)
 
 
-def exit_code(view: dict) -> int:
-    blocking = {"FAILED", "ERROR", "TIMED_OUT"}
-    return EXIT_FINDINGS if any(item["status"] in blocking for item in view["items"]) else EXIT_OK
-
-
-def render(view: dict, affected_limit: int = 20) -> str:
-    lines = [f"Precheck of {view['instance_id']} (run {view['run_id']}): {view['status']} ({view['progress']}%)", ""]
-    width = max([len(item["item"]) for item in view["items"]] + [4])
-    lines.append(f"{'ITEM':<{width}}  {'STATUS':<9}  {'TIME':>7}  MESSAGE")
-    for item in view["items"]:
-        lines.append(f"{item['item']:<{width}}  {item['status']:<9}  {item['duration_ms']:>5}ms  {item['message']}")
-        affected = item.get("affected") or []
-        if affected:
-            names = ", ".join(
-                f"{db['name']!r} ({db.get('state') if item['item'] == 'database_status' else db.get('recovery_model')})"
-                for db in affected[:affected_limit])
-            more = len(affected) - affected_limit + item.get("affected_omitted", 0)
-            lines.append(f"{'':<{width}}  affected: {names}" + (f" and {more} more" if more > 0 else ""))
-        if item.get("advice") and item["status"] not in ("PASSED", "SKIPPED"):
-            lines.append(f"{'':<{width}}  advice: {item['advice']}")
-    return "\n".join(lines)
-
-
 # --- last, invoke, serve ----------------------------------------------------------------------------------
 
 
 def cmd_last(args: argparse.Namespace) -> int:
-    _configure()
-    return show_last_result(args.instance_id, args.json)
+    return show_last_result(Session(load_settings()), args.instance_id, args.json)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from . import local
+    from .local import UnknownFunction
 
-    deps = _configure()
+    session = Session(load_settings())
     if args.event == "-":
         event = sys.stdin.buffer.read()
     else:
@@ -147,16 +138,16 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except OSError as error:
             raise UsageError(f"cannot read event file: {error.strerror}") from None
     try:
-        result = local.call(args.function, event)
-    except LookupError as error:
+        result = session.functions.call(args.function, event)
+    except UnknownFunction as error:
         raise UsageError(str(error)) from None
-    deps.invoker.drain(args.wait)
+    session.drain(args.wait)
     print(result.decode("utf-8") if isinstance(result, bytes) else result)
     return EXIT_OK
 
 
 def _stop_on_sigterm() -> None:
-    def stop(signum, frame):
+    def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
@@ -165,8 +156,8 @@ def _stop_on_sigterm() -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .localapi import LocalApi
 
-    _configure()
-    api = LocalApi(args.host, args.port)
+    session = Session(load_settings())
+    api = LocalApi(args.host, args.port, session.functions)
     print(f"local API listening on {api.url}", flush=True)
     _stop_on_sigterm()
     try:
@@ -179,15 +170,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    return demo.run(port=args.port, once=args.once)
+    return demo.run(load_settings(), port=args.port, once=args.once)
 
 
 def cmd_emulate(args: argparse.Namespace, rest: list[str]) -> int:
-    if args.target == "sqlserver":
-        from tds_emulator.cli import main as emulator_main
-    else:
-        from tablestore_emulator.cli import main as emulator_main
-    return emulator_main(rest) or 0
+    """The emulators are products of their own: run one's console script in this process's place."""
+    from .launch import Unavailable, console_script
+
+    try:
+        script = console_script(args.target)
+    except Unavailable as error:
+        raise UsageError(str(error)) from None
+    os.execv(script, [script, *rest])
+    return EXIT_OK  # not reached
 
 
 # --- entry point ----------------------------------------------------------------------------------------
@@ -239,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,

@@ -1,7 +1,8 @@
 """The local demo: an emulated SQL Server with findings, the local API, and a first precheck through it.
 
-The SQL Server is the project's TDS emulator, not a real server; the OSS and control endpoints are local
-listeners standing in for the region's endpoints. Point `precheck check` at a real server to use it for real.
+The SQL Server is the project's TDS emulator (its `tds-emulator` console script, a child process), not a real
+server; the OSS endpoint is a local listener standing in for the region's endpoint. Point `precheck check` at
+a real server to use it for real.
 """
 
 from __future__ import annotations
@@ -9,12 +10,18 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from typing import Any
+
+from .launch import Child, Unavailable
+from .report import render
+from .settings import Settings
+from .testing import Listener
 
 DEMO_INSTANCE = "demo-sqlserver"
 DEMO_PASSWORD_ENV = "PRECHECK_DEMO_SQL_PASSWORD"
@@ -33,28 +40,19 @@ DEMO_CATALOG: dict[str, Any] = {
 }
 
 
-class _Listener:
-    """An open TCP port that accepts and closes connections: stands in for a reachable endpoint."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def _start_sqlserver(stack: ExitStack, password: str) -> tuple[str, bool]:
-    try:
-        from tds_emulator import SqlServerEmulator
-    except ImportError:
-        return "127.0.0.1,1", False
+    """The emulator with the demo catalog (written to a private temporary file), or a closed port."""
     catalog = json.loads(json.dumps(DEMO_CATALOG))
     catalog["logins"][0]["password"] = password
-    emulator = SqlServerEmulator(catalog, host="127.0.0.1", port=0)
-    emulator.start()
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="precheck-demo-"))
+    path = os.path.join(folder, "catalog.json")
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
+        json.dump(catalog, handle)
+    try:
+        emulator = Child("sqlserver", ["--catalog", path, "--host", "127.0.0.1", "--port", "0"])
+    except Unavailable as error:
+        print(f"SQL Server emulator unavailable: {error}", file=sys.stderr)
+        return "127.0.0.1,1", False
     stack.callback(emulator.stop)
     return f"127.0.0.1,{emulator.port}", True
 
@@ -77,18 +75,21 @@ def _get(url: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read() or b"{}")
 
 
-def run(port: int = 8080, once: bool = False) -> int:
-    from .cli import _configure, render
+def run(settings: Settings, port: int = 8080, once: bool = False) -> int:
+    from . import wiring
     from .localapi import LocalApi
 
     password = secrets.token_urlsafe(16)
-    os.environ[DEMO_PASSWORD_ENV] = password  # the check functions resolve env:PRECHECK_DEMO_SQL_PASSWORD
+    # the check functions resolve env:PRECHECK_DEMO_SQL_PASSWORD from the settings' environment
+    settings = settings.with_(invoker="inprocess",
+                              secret_env={**settings.secret_env, DEMO_PASSWORD_ENV: password})
     with ExitStack() as stack:
         server, emulated = _start_sqlserver(stack, password)
-        oss = _Listener()
+        oss = Listener()
         stack.callback(oss.close)
-        _configure()
-        api = LocalApi("127.0.0.1", port).start()
+        wiring.use(wiring.build(settings))
+        stack.callback(wiring.use, None)
+        api = LocalApi("127.0.0.1", port, wiring.functions(settings)).start()
         stack.callback(api.stop)
         print(f"local API listening on {api.url}")
         if emulated:

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from .events import BadEvent, answer_error, is_api_event
+from .answers import answer_error, is_api_event
+from .envelopes import BadEvent
 from .ports import NotFound, StoreError
+
+Handler = Callable[[Any, Any], str]
 
 log = logging.getLogger("precheck.handler")
 
 
-def answers_errors(handler: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
+def answers_errors(handler: Handler) -> Handler:
     @functools.wraps(handler)
     def wrapped(event: Any, context: Any) -> str:
         try:

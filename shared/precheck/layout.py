@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import re
+from typing import NamedTuple
 
 from .checks import all_items, function_name
 
@@ -20,14 +21,47 @@ def all_functions() -> list[str]:
     return [START, COLLECT, LAST_RESULT, *check_functions()]
 
 
-def destination_of(function: str) -> Optional[str]:
+def destination_of(function: str) -> str | None:
     """Where FC's async destinations (onSuccess and onFailure alike) send a function's outcome."""
     return COLLECT if function.startswith("check_") else None
 
 
+class Route(NamedTuple):
+    method: str
+    path: str
+    function: str
+    action: str  # what the function is asked to do: the command a request becomes
+
+
 #: The HTTP API in front of the functions: API Gateway in the cloud, `precheck serve` locally.
 ROUTES = [
-    ("POST", "/instances", START),
-    ("POST", "/instances/{instance_id}/prechecks", START),
-    ("GET", "/instances/{instance_id}/prechecks/latest", LAST_RESULT),
+    Route("POST", "/instances", START, "register"),
+    Route("POST", "/instances/{instance_id}/prechecks", START, "start"),
+    Route("GET", "/instances/{instance_id}/prechecks/latest", LAST_RESULT, "last_result"),
 ]
+
+
+def _compile(template: str) -> re.Pattern:
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+    return re.compile(f"^{pattern}/?$")
+
+
+_PATTERNS = [(route, _compile(route.path)) for route in ROUTES]
+
+
+class Match(NamedTuple):
+    route: Route | None  # None: no route for this method (see `path_known`)
+    parameters: dict[str, str]
+    path_known: bool  # some route has this path (with another method: 405, not 404)
+
+
+def match(method: str, path: str) -> Match:
+    """The route a request takes, and the path parameters it carries."""
+    known = False
+    for route, pattern in _PATTERNS:
+        found = pattern.match(path)
+        if found:
+            known = True
+            if route.method == method.upper():
+                return Match(route, found.groupdict(), True)
+    return Match(None, {}, known)

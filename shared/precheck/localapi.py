@@ -1,64 +1,32 @@
 """A local HTTP API that turns requests into the API Gateway events the cloud sends, like SAM's local API.
 
-Routes are `layout.ROUTES`, the same table the deploy descriptors describe. Bodies over 1 MB are refused
-before they are read, as API Gateway refuses them.
+Routes are `layout.ROUTES`, the same table the deploy descriptors and the command parsers use. Bodies over
+1 MB are refused before they are read, as API Gateway refuses them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from . import local
-from .events import MAX_BODY_BYTES
-from .layout import ROUTES
+from . import layout, local
+from .envelopes import MAX_BODY_BYTES, ApiRequest, ApiResponse
 
 log = logging.getLogger("precheck.localapi")
 
 DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES
 
 
-def _compile(template: str) -> re.Pattern:
-    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    return re.compile(f"^{pattern}/?$")
-
-
-_ROUTES = [(method, _compile(path), path, function) for method, path, function in ROUTES]
-
-
-def route(method: str, path: str) -> tuple[Optional[str], dict, bool]:
-    """(function, path parameters, path known) for a request."""
-    known = False
-    for route_method, pattern, _, function in _ROUTES:
-        match = pattern.match(path)
-        if match:
-            known = True
-            if route_method == method:
-                return function, match.groupdict(), True
-    return None, {}, known
-
-
-def api_event(method: str, path: str, headers: dict, query: dict, path_parameters: dict, body: bytes) -> dict:
-    try:
-        text, encoded = body.decode("utf-8"), False
-    except UnicodeDecodeError:
-        import base64
-
-        text, encoded = base64.b64encode(body).decode("ascii"), True
-    return {"path": path, "httpMethod": method, "headers": headers, "queryParameters": query,
-            "pathParameters": path_parameters, "body": text, "isBase64Encoded": encoded}
-
-
 class _Handler(BaseHTTPRequestHandler):
     server_version = "precheck-local-api"
     timeout = 30  # seconds a client may take to send its request
 
-    def _answer(self, status: int, body: str, headers: Optional[dict] = None) -> None:
+    server: _Server
+
+    def _answer(self, status: int, body: str, headers: dict | None = None) -> None:
         data = body.encode("utf-8")
         self.send_response(status)
         for key, value in (headers or {"Content-Type": "application/json; charset=utf-8"}).items():
@@ -69,9 +37,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         parts = urlsplit(self.path)
-        function, params, known = route(self.command, parts.path)
-        if function is None:
-            status, message = (405, "method not allowed") if known else (404, f"no route for {parts.path[:200]}")
+        found = layout.match(self.command, parts.path)
+        if found.route is None:
+            status, message = ((405, "method not allowed") if found.path_known
+                               else (404, f"no route for {parts.path[:200]}"))
             return self._answer(status, json.dumps({"error": message}))
         try:
             length = int(self.headers.get("Content-Length") or 0)
@@ -89,29 +58,34 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._answer(413, json.dumps({"error": f"request body is larger than {MAX_BODY_BYTES} bytes"}))
         body = self.rfile.read(length) if length > 0 else b""
-        event = api_event(self.command, parts.path, dict(self.headers.items()), dict(parse_qsl(parts.query)),
-                          params, body)
-        answer = json.loads(local.call(function, event))
-        self._answer(int(answer["statusCode"]), answer.get("body") or "", answer.get("headers"))
+        event = ApiRequest.build(self.command, parts.path, found.parameters, body, dict(self.headers.items()),
+                                 dict(parse_qsl(parts.query)))
+        answer = ApiResponse.model_validate_json(self.server.functions.call(found.route.function, event.to_bytes()))
+        self._answer(answer.statusCode, answer.body, answer.headers or None)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         log.info("%s %s", self.address_string(), format % args)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    functions: local.Functions
+
+
 class LocalApi:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self._server = ThreadingHTTPServer((host, port), _Handler)
-        self._server.daemon_threads = True
-        self._thread: Optional[threading.Thread] = None
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, functions: local.Functions | None = None):
+        self._server = _Server((host, port), _Handler)
+        self._server.functions = functions or local.DEFAULT
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
-    def start(self) -> "LocalApi":
+    def start(self) -> LocalApi:
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
         self._thread.start()
         return self
@@ -123,8 +97,8 @@ class LocalApi:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "LocalApi":
+    def __enter__(self) -> LocalApi:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

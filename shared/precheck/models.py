@@ -10,7 +10,7 @@ import enum
 import os
 import re
 import time
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -85,7 +85,7 @@ class Endpoint(Model):
     scheme: str = "https"
 
     @classmethod
-    def parse(cls, text: str, default_port: int, default_scheme: str = "https") -> "Endpoint":
+    def parse(cls, text: str, default_port: int, default_scheme: str = "https") -> Endpoint:
         match = _ENDPOINT.match(text.strip()) if isinstance(text, str) else None
         if not match:
             raise ValueError(f"not a host[:port] endpoint: {str(text)[:100]!r}")
@@ -129,9 +129,9 @@ class Instance(Model):
         pattern=r"^env:[A-Za-z_][A-Za-z0-9_]{0,127}$",
         description="where the password lives, e.g. env:SQL_PASSWORD; never the password itself",
     )
-    oss_endpoint: Optional[str] = Field(default=None, max_length=300)
-    control_endpoint: Optional[str] = Field(default=None, max_length=300)
-    bucket: Optional[str] = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    oss_endpoint: str | None = Field(default=None, max_length=300)
+    control_endpoint: str | None = Field(default=None, max_length=300)
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     item_timeout_s: float = Field(default=DEFAULT_ITEM_TIMEOUT_S, gt=0, le=MAX_ITEM_TIMEOUT_S)
     skip_items: list[str] = Field(default_factory=list, max_length=64)
 
@@ -143,7 +143,7 @@ class Instance(Model):
 
     @field_validator("oss_endpoint", "control_endpoint")
     @classmethod
-    def _endpoint_parses(cls, value: Optional[str]) -> Optional[str]:
+    def _endpoint_parses(cls, value: str | None) -> str | None:
         if value is not None:
             Endpoint.parse(value, default_port=443)
         return value
@@ -169,8 +169,8 @@ def sql_endpoint(server: str) -> Endpoint:
 
 class AffectedDatabase(Model):
     name: str
-    state: Optional[str] = None
-    recovery_model: Optional[str] = None
+    state: str | None = None
+    recovery_model: str | None = None
 
 
 class Outcome(Model):
@@ -231,10 +231,3 @@ def new_run_id(now: float | None = None) -> str:
     """Time-ordered and unique: sorting run ids sorts runs by start time."""
     millis = int((time.time() if now is None else now) * 1000)
     return f"{millis:013d}-{os.urandom(4).hex()}"  # not `secrets`: it costs a cold start 4 ms
-
-
-def env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default

@@ -7,10 +7,14 @@ messages never carry a secret.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .models import Endpoint, Instance, Outcome, Run
+
+if TYPE_CHECKING:
+    from .adapters.credentials import Credentials
 
 
 class PrecheckError(Exception):
@@ -98,21 +102,31 @@ class ResultStore(Protocol):
 
     def save_instance(self, instance: Instance) -> None: ...
 
-    def get_instance(self, instance_id: str) -> Optional[Instance]: ...
+    def get_instance(self, instance_id: str) -> Instance | None: ...
 
-    def list_instances(self, after: Optional[str], limit: int) -> tuple[list[Instance], Optional[str]]: ...
+    def list_instances(self, after: str | None, limit: int) -> tuple[list[Instance], str | None]: ...
 
     def create_run(self, run: Run) -> None: ...
 
-    def get_run(self, instance_id: str, run_id: str) -> Optional[RunRecord]: ...
+    def get_run(self, instance_id: str, run_id: str) -> RunRecord | None: ...
 
-    def latest_run(self, instance_id: str) -> Optional[RunRecord]: ...
+    def latest_run(self, instance_id: str) -> RunRecord | None: ...
 
     def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool: ...
 
     def claim_event(self, key: str) -> bool:
         """True the first time `key` is claimed, False on every later call (event de-duplication)."""
         ...
+
+
+@runtime_checkable
+class Refreshable(Protocol):
+    """A part holding cloud credentials, which rotate (FC hands each invocation its STS credentials).
+
+    `refresh` takes the current ones (None: keep what it has); it rebuilds its client only if they changed.
+    """
+
+    def refresh(self, credentials: Credentials | None) -> None: ...
 
 
 class Invoker(Protocol):

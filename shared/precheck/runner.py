@@ -6,9 +6,9 @@ import json
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from .checks import CheckContext, CheckItem, Probes, Verdict
+from .checks import CheckContext, CheckItem, Probes, Verdict, skip_reason
 from .models import CheckRequest, ItemStatus, Outcome
 from .ports import PrecheckError
 
@@ -23,8 +23,9 @@ def run_check(item: CheckItem, request: CheckRequest, probes: Probes,
               clock: Callable[[], float] = time.time) -> Outcome:
     instance = request.instance
     started = time.monotonic()
-    if item.name in instance.skip_items:
-        verdict = Verdict(ItemStatus.SKIPPED, "skipped: the instance's skip_items lists this item")
+    skipped = skip_reason(instance, item)
+    if skipped:
+        verdict = Verdict(ItemStatus.SKIPPED, skipped)
     else:
         verdict = _run_with_limit(item, CheckContext(instance, probes, started, instance.item_timeout_s))
     outcome = Outcome(

@@ -1,37 +1,37 @@
 """The precheck, as the handlers use it: register, start, collect, read the last result, recheck the fleet.
 
-Pure orchestration over the interfaces in `precheck.ports`; no SDK, no driver, no event shapes.
+Pure orchestration over the interfaces in `precheck.ports`; no SDK, no driver, no event shapes: the
+handlers turn events into the commands of `precheck.commands`, and this module acts on them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Any
 
 from . import checks
 from .checks import CheckItem
-from .events import RecheckFleet, RecheckPage, RegisterBatch, RegisterInstance, StartCommand, StartPrecheck
-from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
-from .ports import Clock, Invoker, NotFound, PrecheckError, ResultStore, RunRecord
+from .commands import (
+    CollectOutcome,
+    RecheckFleet,
+    RecheckPage,
+    RegisterBatch,
+    RegisterInstance,
+    StartCommand,
+    StartPrecheck,
+)
+from .deps import Deps
 from .layout import START
+from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
+from .ports import NotFound, PrecheckError, RunRecord
 
 log = logging.getLogger("precheck.service")
 
-
-@dataclass
-class Deps:
-    store: ResultStore
-    invoker: Invoker
-    clock: Clock = time.time
-    #: time allowed beyond the item time limit for invocation queueing and delivery
-    grace_s: float = 2.0
-    fanout_workers: int = 16
-    page_size: int = 100
-    items: Callable[[], list[CheckItem]] = field(default=checks.all_items)
+__all__ = ["Deps", "StartResult", "Started", "collect", "handle_start", "last_result", "start", "view"]
 
 
 @dataclass
@@ -51,11 +51,7 @@ def view(record: RunRecord, now: float) -> RunView:
         outcome = record.outcomes.get(name)
         if outcome is None:
             if now > run.deadline:
-                outcome = Outcome(item=name, code=_code(name), status=ItemStatus.TIMED_OUT,
-                                  message="no outcome by the run's deadline",
-                                  advice="The check function did not report in time: see its logs and its async "
-                                         "invocation settings.",
-                                  finished_at=run.deadline, details={"reason": "deadline"})
+                outcome = timed_out(run, name, _code(name))
             else:
                 outcome = Outcome(item=name, code=_code(name), status=ItemStatus.PENDING, message="running",
                                   finished_at=0)
@@ -70,6 +66,20 @@ def view(record: RunRecord, now: float) -> RunView:
     return RunView(run_id=run.run_id, instance_id=run.instance_id, status=status,
                    progress=(100 * done // len(items)) if items else 100, created_at=run.created_at,
                    deadline=run.deadline, trigger=run.trigger, items=items)
+
+
+def timed_out(run: Run, item: str, code: str, late: Outcome | None = None, now: float = 0.0) -> Outcome:
+    """The outcome of an item that missed the run's deadline: never reported, or (`late`) reported after it."""
+    if late is None:
+        return Outcome(item=item, code=code, status=ItemStatus.TIMED_OUT, message="no outcome by the run's deadline",
+                       advice="The check function did not report in time: see its logs and its async invocation "
+                              "settings.",
+                       finished_at=run.deadline, details={"reason": "deadline"})
+    return Outcome(item=item, code=code, status=ItemStatus.TIMED_OUT,
+                   message=f"no outcome by the run's deadline (it arrived {now - run.deadline:.1f} s late, "
+                           f"{late.status.value}: {late.message[:200]})",
+                   duration_ms=late.duration_ms, finished_at=run.deadline,
+                   details={"reason": "late", "late_status": late.status.value})
 
 
 def _code(item: str) -> str:
@@ -109,15 +119,15 @@ def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Star
     record = RunRecord(run=run)
     calls = []
     for item in items:
-        if item.name in instance.skip_items:
-            _record(deps, record, Outcome(item=item.name, code=item.code, status=ItemStatus.SKIPPED,
-                                          message="skipped: the instance's skip_items lists this item",
-                                          finished_at=now))
+        skipped = checks.skip_reason(instance, item)
+        if skipped:
+            _store_outcome(deps, record, Outcome(item=item.name, code=item.code, status=ItemStatus.SKIPPED,
+                                                 message=skipped, finished_at=now))
             continue
         request = CheckRequest(run_id=run.run_id, instance=instance, item=item.name, deadline=run.deadline)
         calls.append((item, request))
 
-    def invoke(call: tuple[CheckItem, CheckRequest]) -> Optional[Outcome]:
+    def invoke(call: tuple[CheckItem, CheckRequest]) -> Outcome | None:
         item, request = call
         try:
             deps.invoker.invoke_async(item.function_name, request.model_dump_json().encode("utf-8"),
@@ -130,12 +140,12 @@ def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Star
 
     for failed in _concurrently(invoke, calls, deps.fanout_workers):
         if failed is not None:
-            _record(deps, record, failed)
+            _store_outcome(deps, record, failed)
     log.info("started run %s of %s (%s)", run.run_id, instance.instance_id, trigger)
     return Started(view(record, now), started=True)
 
 
-def _record(deps: Deps, record: RunRecord, outcome: Outcome) -> None:
+def _store_outcome(deps: Deps, record: RunRecord, outcome: Outcome) -> None:
     if deps.store.record_outcome(record.run.instance_id, record.run.run_id, outcome):
         record.outcomes[outcome.item] = outcome
 
@@ -148,7 +158,7 @@ def invocation_id(run_id: str, item: str) -> str:
     return _UNSAFE.sub("_", f"r{run_id}_{item}")[:128]
 
 
-def _concurrently(function, calls: list, workers: int) -> Iterable:
+def _concurrently(function: Callable[[Any], Any], calls: list, workers: int) -> Iterable:
     if len(calls) <= 1 or workers <= 1:
         return [function(call) for call in calls]
     with ThreadPoolExecutor(max_workers=min(workers, len(calls)), thread_name_prefix="fanout") as pool:
@@ -164,9 +174,11 @@ class Collected:
     reason: str
 
 
-def collect(request: CheckRequest, outcome: Outcome, deps: Deps) -> Collected:
-    """Store one outcome. First write wins; an outcome collected after the run's deadline is recorded as
-    TIMED_OUT, exactly as readers already showed it, so a late or repeated delivery changes nothing."""
+def collect(delivery: CollectOutcome, deps: Deps) -> Collected:
+    """Store one delivered outcome. First write wins; an outcome collected after the run's deadline is
+    recorded as TIMED_OUT, exactly as readers already showed it, so a late or repeated delivery changes
+    nothing."""
+    request = delivery.request
     record = deps.store.get_run(request.instance_id, request.run_id)
     if record is None:
         return Collected(False, f"no run {request.run_id} of instance {request.instance_id}")
@@ -174,15 +186,40 @@ def collect(request: CheckRequest, outcome: Outcome, deps: Deps) -> Collected:
         return Collected(False, f"run {request.run_id} has no item {request.item!r}")
     if request.item in record.outcomes:
         return Collected(False, "duplicate: this item's outcome is already stored")
+    outcome = outcome_of(delivery)
     now = deps.clock()
     if now > record.run.deadline:
-        outcome = Outcome(item=request.item, code=outcome.code, status=ItemStatus.TIMED_OUT,
-                          message=f"no outcome by the run's deadline (it arrived {now - record.run.deadline:.1f} s "
-                                  f"late, {outcome.status.value}: {outcome.message[:200]})",
-                          duration_ms=outcome.duration_ms, finished_at=record.run.deadline,
-                          details={"reason": "late", "late_status": outcome.status.value})
+        outcome = timed_out(record.run, request.item, outcome.code, late=outcome, now=now)
     stored = deps.store.record_outcome(request.instance_id, request.run_id, outcome)
     return Collected(stored, "stored" if stored else "duplicate: this item's outcome is already stored")
+
+
+def outcome_of(delivery: CollectOutcome) -> Outcome:
+    """What a delivery means for its item: the check's own outcome, or an ERROR saying why there is none."""
+    item = delivery.request.item
+    base: dict[str, Any] = {"item": item}
+    if delivery.finished_at:
+        base["finished_at"] = delivery.finished_at
+    if delivery.failure is not None:
+        failure = delivery.failure
+        reason = f"{failure.error_type}: {failure.error_message}" if failure.error_message else failure.error_type
+        return Outcome(**base, status=ItemStatus.ERROR, message=f"the check function failed: {reason}",
+                       advice="See the check function's logs for this request id; the item is retried on the next "
+                              "precheck.",
+                       details={"reason": "function_error", "error_type": failure.error_type,
+                                "request_id": delivery.request_id, "attempts": delivery.attempts})
+    outcome = delivery.outcome
+    if outcome is None:
+        return Outcome(**base, status=ItemStatus.ERROR,
+                       message=f"the check function returned no readable outcome ({delivery.unreadable})",
+                       details={"reason": "bad_outcome", "request_id": delivery.request_id})
+    if outcome.item != item:
+        return Outcome(**base, status=ItemStatus.ERROR,
+                       message=f"the check function answered for item {outcome.item!r}, not {item!r}",
+                       details={"reason": "bad_outcome"})
+    if outcome.status is ItemStatus.PENDING:
+        return outcome.model_copy(update={"status": ItemStatus.ERROR, "message": "the check returned no verdict"})
+    return outcome
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -206,7 +243,7 @@ def recheck_all(deps: Deps, tag: str) -> dict:
     Reading the registry is sequential (each page names the next); the invocations go out concurrently.
     """
     pages: list[list[str]] = []
-    after: Optional[str] = None
+    after: str | None = None
     while True:
         page, after = deps.store.list_instances(after, deps.page_size)
         if page:
@@ -255,31 +292,31 @@ def recheck_page(page: RecheckPage, deps: Deps) -> dict:
 
 
 @dataclass
-class StartOutcome:
+class StartResult:
     """What `start_precheck` did, for the handler to put into words."""
 
-    started: Optional[Started] = None
-    instance: Optional[Instance] = None
+    started: Started | None = None
+    instance: Instance | None = None
     duplicate: bool = False
     summary: dict = field(default_factory=dict)
 
 
-def handle_start(command: StartCommand, deps: Deps) -> StartOutcome:
+def handle_start(command: StartCommand, deps: Deps) -> StartResult:
     if isinstance(command, StartPrecheck):
-        return StartOutcome(started=start(command.instance_id, deps, command.trigger))
+        return StartResult(started=start(command.instance_id, deps, command.trigger))
     if isinstance(command, RegisterInstance):
         if command.event_key is not None and not deps.store.claim_event(command.event_key):
-            return StartOutcome(instance=command.instance, duplicate=True)
+            return StartResult(instance=command.instance, duplicate=True)
         instance = register(command.instance, deps)
-        return StartOutcome(instance=instance, started=start_instance(instance, deps, command.trigger))
+        return StartResult(instance=instance, started=start_instance(instance, deps, command.trigger))
     if isinstance(command, RecheckFleet):
-        return StartOutcome(summary=recheck_all(deps, command.tag))
+        return StartResult(summary=recheck_all(deps, command.tag))
     if isinstance(command, RecheckPage):
-        return StartOutcome(summary=recheck_page(command, deps))
+        return StartResult(summary=recheck_page(command, deps))
     if isinstance(command, RegisterBatch):
         summary = {"registered": 0, "duplicates": 0, "rejected": len(command.rejected)}
         for registration in command.registrations:
             done = handle_start(registration, deps)
             summary["duplicates" if done.duplicate else "registered"] += 1
-        return StartOutcome(summary={**summary, "errors": command.rejected} if command.rejected else summary)
+        return StartResult(summary={**summary, "errors": command.rejected} if command.rejected else summary)
     raise TypeError(f"unknown start command {type(command).__name__}")

@@ -10,10 +10,11 @@ asked for), for `sqlite:` the database file and its schema. Run it again at will
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+
+from .settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -37,7 +38,8 @@ def _ttl(days: float) -> str:
     return "never expires" if not days else f"TTL {days:g} days"
 
 
-def init(url: str, runs_ttl_days: float, events_ttl_days: float) -> int:
+def init(settings: Settings, runs_ttl_days: float, events_ttl_days: float) -> int:
+    url = settings.store_url
     scheme = url.split(":", 1)[0]
     if scheme == "sqlite":
         from .adapters.sqlite_store import SqliteResultStore
@@ -52,11 +54,12 @@ def init(url: str, runs_ttl_days: float, events_ttl_days: float) -> int:
     if scheme != "tablestore":
         raise ValueError(f"unknown store {scheme!r} (use sqlite:... or tablestore:...)")
 
-    from .adapters.credentials import Credentials
-    from .adapters.tablestore_store import create_tables, parse_url
+    from .adapters.tablestore import create_tables, parse_url
 
-    connection, tables = parse_url(url)
-    credentials = Credentials.from_env()
+    connection, tables = parse_url(url, instance=settings.ots_instance, endpoint=settings.ots_endpoint,
+                                   region=settings.ots_region, prefix=settings.ots_table_prefix,
+                                   timeout_s=settings.ots_timeout_s)
+    credentials = settings.credentials
     if credentials is None:
         raise ValueError("set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
                          "(and ALIBABA_CLOUD_SECURITY_TOKEN for STS credentials)")
@@ -69,19 +72,20 @@ def init(url: str, runs_ttl_days: float, events_ttl_days: float) -> int:
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # --help, or a usage error argparse has already explained
         return int(exit.code or 0)
     if args.command == "init":
         from .ports import StoreError
-        from .wiring import default_store_url
 
-        url = args.store or os.environ.get("PRECHECK_STORE") or default_store_url()
         try:
-            return init(url, args.runs_ttl_days, args.events_ttl_days)
-        except ValueError as error:
+            settings = Settings.from_environ()
+            if args.store:
+                settings = settings.with_(store_url=args.store)
+            return init(settings, args.runs_ttl_days, args.events_ttl_days)
+        except ValueError as error:  # SettingsError included: it names the variable
             print(f"precheck store: {error}", file=sys.stderr)
             return EXIT_USAGE
         except StoreError as error:

@@ -1,82 +1,144 @@
-"""Which store, invoker and probes the handlers get: chosen by configuration, never by the handlers.
+"""Which store, invoker and probes the handlers get: chosen by the settings, never by the handlers.
 
-Environment:
-  PRECHECK_STORE    sqlite:///path/to/precheck.db (default: sqlite under PRECHECK_HOME, ~/.precheck)
-                    or tablestore: (see the Tablestore store for its own variables)
-  PRECHECK_INVOKER  inprocess (default) or fc
-  PRECHECK_DEADLINE_GRACE_S  seconds beyond the item time limit before missing items are TIMED_OUT
-Adapters are imported only when first used, so a function pays only for the SDKs it needs.
+`build(settings, context)` turns `Settings` into `Deps`; `deps(context)` is what a handler calls: the
+process's dependencies, built once from the environment (FC keeps them across invocations of a warm
+instance) unless `use()` installed others, with each invocation's credentials handed to every part that
+holds some. Adapters are imported only when first used, so a function pays only for the SDKs it needs.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
+from .adapters.credentials import Credentials
 from .checks import Probes
-from .models import env_float
+from .deps import Deps
+from .settings import Settings
 
-if TYPE_CHECKING:  # the service (and its models) is not needed by the check functions: keep it off their import
-    from .service import Deps
+if TYPE_CHECKING:
+    from .adapters.fc_invoker import FcInvoker
+    from .local import Functions
+    from .ports import Invoker, ResultStore
 
 _lock = threading.RLock()
-_deps: Optional[Deps] = None
+_deps: Deps | None = None
 
 
-def default_store_url() -> str:
-    home = Path(os.environ.get("PRECHECK_HOME") or Path.home() / ".precheck")
-    return f"sqlite:///{home / 'precheck.db'}"
+def build(settings: Settings, context: Any = None) -> Deps:
+    """The dependencies `settings` describe; the store and the invoker are built on first use."""
+    built = Deps(make_store=lambda credentials: make_store(settings, credentials),
+                 make_invoker=lambda credentials: make_invoker(settings, context, credentials),
+                 grace_s=settings.deadline_grace_s, credentials=credentials_of(settings, context))
+    built.probes = make_probes(settings, lambda: built.credentials)
+    return built
 
 
-def make_store(url: Optional[str] = None):
-    url = url or os.environ.get("PRECHECK_STORE") or default_store_url()
+def credentials_of(settings: Settings, context: Any) -> Credentials | None:
+    """The invocation's STS credentials (FC's context), or the settings' AccessKey (locally)."""
+    return Credentials.from_context(context) or settings.credentials
+
+
+def make_store(settings: Settings, credentials: Credentials | None = None) -> ResultStore:
+    url = settings.store_url
     scheme = url.split(":", 1)[0]
     if scheme == "sqlite":
         from .adapters.sqlite_store import SqliteResultStore
 
         return SqliteResultStore.from_url(url)
     if scheme == "tablestore":
-        from .adapters.tablestore_store import TablestoreResultStore
+        from .adapters.tablestore import TablestoreResultStore
 
-        return TablestoreResultStore.from_url(url)
+        return TablestoreResultStore.from_url(
+            url, credentials=credentials, instance=settings.ots_instance, endpoint=settings.ots_endpoint,
+            region=settings.ots_region, prefix=settings.ots_table_prefix, timeout_s=settings.ots_timeout_s)
     raise ValueError(f"unknown store {scheme!r} in PRECHECK_STORE (use sqlite:... or tablestore:...)")
 
 
-def make_invoker(kind: Optional[str] = None, context: Any = None):
-    kind = kind or os.environ.get("PRECHECK_INVOKER", "inprocess")
-    if kind == "inprocess":
+def functions(settings: Settings) -> Functions:
+    """The functions the in-process invoker runs: this checkout's, or PRECHECK_FUNCTIONS_DIR's."""
+    from . import local
+
+    if settings.functions_dir is None and settings.region == local.DEFAULT.region:
+        return local.DEFAULT
+    return local.Functions(settings.functions_dir, region=settings.region)
+
+
+def make_invoker(settings: Settings, context: Any = None, credentials: Credentials | None = None) -> Invoker:
+    if settings.invoker == "inprocess":
         from .adapters.inprocess_invoker import InProcessInvoker
         from .layout import destination_of
-        from .local import load_handler
 
-        return InProcessInvoker(load_handler, destination_of)
-    if kind == "fc":
-        from .adapters.fc_invoker import FcInvoker
-
-        return FcInvoker.from_context(context)
-    raise ValueError(f"unknown invoker {kind!r} in PRECHECK_INVOKER (use inprocess or fc)")
+        return InProcessInvoker(functions(settings), destination_of)
+    if settings.invoker == "fc":
+        return make_fc_invoker(settings, context, credentials)
+    raise ValueError(f"unknown invoker {settings.invoker!r} in PRECHECK_INVOKER (use inprocess or fc)")
 
 
-def deps(context: Any = None) -> "Deps":
-    """The process's dependencies, built once (FC keeps them across invocations of a warm instance)."""
+def make_fc_invoker(settings: Settings, context: Any, credentials: Credentials | None = None,
+                    **options: Any) -> FcInvoker:
+    """FC's invoker for the function `context` describes: its service and qualifier, its account's internal
+    endpoint in its region, its STS credentials; PRECHECK_FC_* settings override them (local use)."""
+    from .adapters.fc_invoker import FcInvoker, internal_endpoint
+    from .layout import SERVICE
+
+    service_info = getattr(context, "service", None)
+    service = getattr(service_info, "name", None) or settings.fc_service or SERVICE
+    qualifier = (settings.fc_qualifier or getattr(service_info, "qualifier", None)
+                 or settings.fc_runtime_qualifier)
+    endpoint = settings.fc_endpoint
+    if endpoint is None:
+        account = getattr(context, "account_id", None) or settings.fc_account_id
+        region = getattr(context, "region", None) or settings.fc_region
+        endpoint = internal_endpoint(account, region) if account and region else None
+    invoker = FcInvoker(None, service, qualifier, endpoint=endpoint, **options)
+    invoker.refresh(credentials or credentials_of(settings, context))
+    return invoker
+
+
+def make_probes(settings: Settings, credentials: Any = None) -> Probes:
+    """The real probes, each adapter imported when a check first asks for it. `credentials` is a callable
+    giving the current credentials (they rotate) for the OSS probe."""
+
+    def network():
+        from .adapters.network import SocketNetworkProbe
+
+        return SocketNetworkProbe()
+
+    def oss():
+        from .adapters.oss import Oss2BucketProbe
+
+        current = credentials() if callable(credentials) else settings.credentials
+        return Oss2BucketProbe(current)
+
+    def sql():
+        from .adapters.sqlserver import PyodbcConnector
+
+        return PyodbcConnector(settings.odbc_driver)
+
+    def secrets():
+        from .adapters.secrets import EnvSecretResolver
+
+        return EnvSecretResolver(settings.secret_env)
+
+    return Probes(network=network, oss=oss, sql=sql, secrets=secrets)
+
+
+def deps(context: Any = None) -> Deps:
+    """The process's dependencies, built once; each invocation's credentials are handed to their parts."""
     global _deps
     with _lock:
         if _deps is None:
-            from .service import Deps
-
-            _deps = Deps(store=make_store(), invoker=make_invoker(context=context),
-                         grace_s=env_float("PRECHECK_DEADLINE_GRACE_S", 2.0))
-        if context is not None:  # STS credentials rotate: every part takes each invocation's
-            for part in (_deps.store, _deps.invoker):
-                refresh = getattr(part, "refresh", None)
-                if refresh is not None:
-                    refresh(context)
-        return _deps
+            _deps = build(Settings.from_environ(), context)
+        if _deps.probes is None:
+            _deps.probes = make_probes(Settings.from_environ(), lambda: _deps.credentials if _deps else None)
+        current = _deps
+    if context is not None:  # STS credentials rotate: every part takes each invocation's
+        current.refresh(Credentials.from_context(context))
+    return current
 
 
-def use(new: Optional["Deps"]) -> None:
+def use(new: Deps | None) -> None:
     """Install (or, with None, forget) the dependencies: for the command line, the local API and tests."""
     global _deps
     with _lock:
@@ -84,25 +146,8 @@ def use(new: Optional["Deps"]) -> None:
 
 
 def probes(context: Any = None) -> Probes:
-    def network():
-        from .adapters.network import SocketNetworkProbe
-
-        return SocketNetworkProbe()
-
-    def oss():
-        from .adapters.credentials import Credentials
-        from .adapters.oss import Oss2BucketProbe
-
-        return Oss2BucketProbe(Credentials.from_context(context))
-
-    def sql():
-        from .adapters.sqlserver import PyodbcConnector
-
-        return PyodbcConnector()
-
-    def secrets():
-        from .adapters.credentials import EnvSecretResolver
-
-        return EnvSecretResolver()
-
-    return Probes(network=network, oss=oss, sql=sql, secrets=secrets)
+    """The probes of the process's dependencies (a check function's only need)."""
+    found = deps(context).probes
+    if found is None:  # deps() always sets them; a Deps installed by use() may have been changed since
+        raise RuntimeError("the installed dependencies have no probes")
+    return found

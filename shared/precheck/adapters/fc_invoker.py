@@ -14,10 +14,9 @@ is already queued, so it counts as success.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
 
 import fc2
 import requests
@@ -28,10 +27,6 @@ from .credentials import Credentials
 from .neterrors import classify
 
 log = logging.getLogger("precheck.invoker")
-
-ENDPOINT_ENV = "PRECHECK_FC_ENDPOINT"
-SERVICE_ENV = "PRECHECK_FC_SERVICE"
-QUALIFIER_ENV = "PRECHECK_FC_QUALIFIER"
 
 ALREADY_EXISTS = "StatefulAsyncInvocationAlreadyExists"
 _RETRIED = frozenset({429, 500, 502, 503, 504})
@@ -50,15 +45,15 @@ class FcInvoker:
     retry after an unanswered request safe); any other 4xx fails at once.
     """
 
-    def __init__(self, client: Optional["fc2.Client"], service: str, qualifier: Optional[str] = None, *,
-                 endpoint: Optional[str] = None, timeout: float = 3.0, attempts: int = 3, backoff: float = 0.2,
-                 budget: float = 10.0, session: Optional[requests.Session] = None,
+    def __init__(self, client: fc2.Client | None, service: str, qualifier: str | None = None, *,
+                 endpoint: str | None = None, timeout: float = 3.0, attempts: int = 3, backoff: float = 0.2,
+                 budget: float = 10.0, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep):
         if not service:
             raise ValueError("FcInvoker needs the FC service name")
-        self._client: Optional[fc2.Client] = client
+        self._client: fc2.Client | None = client
         self._endpoint = endpoint or (client.endpoint if client is not None else None)
-        self._credentials_key: Optional[tuple] = None
+        self._credentials_key: tuple | None = None
         self.service = service
         self.qualifier = qualifier or None
         self.timeout = timeout
@@ -69,24 +64,10 @@ class FcInvoker:
         self._session = session or _session()
         self._lock = threading.Lock()
 
-    # --- construction from FC's context -------------------------------------------------------------------
+    # --- credentials -------------------------------------------------------------------------------------
 
-    @classmethod
-    def from_context(cls, context: Any, **options: Any) -> "FcInvoker":
-        """The function's own STS credentials, account, region, service and qualifier; the environment
-        (PRECHECK_FC_ENDPOINT, PRECHECK_FC_SERVICE, PRECHECK_FC_QUALIFIER) overrides them for local use."""
-        service_info = getattr(context, "service", None)
-        service = (getattr(service_info, "name", None) or os.environ.get(SERVICE_ENV)
-                   or os.environ.get("FC_SERVICE_NAME") or _default_service())
-        qualifier = (os.environ.get(QUALIFIER_ENV) or getattr(service_info, "qualifier", None)
-                     or os.environ.get("FC_QUALIFIER"))
-        invoker = cls(None, service, qualifier, endpoint=endpoint_of(context), **options)
-        invoker.refresh(context)
-        return invoker
-
-    def refresh(self, context: Any) -> None:
-        """Take this invocation's STS credentials (they rotate); the client is rebuilt only if they changed."""
-        credentials = Credentials.from_context(context)
+    def refresh(self, credentials: Credentials | None) -> None:
+        """Take the current STS credentials (they rotate); the client is rebuilt only if they changed."""
         endpoint = self._endpoint
         if credentials is None or endpoint is None:
             return
@@ -109,8 +90,9 @@ class FcInvoker:
     def invoke_async(self, function_name: str, payload: bytes, invocation_id: str) -> None:
         client = self._client
         if client is None:
-            raise PrecheckError("invoke", "no credentials to call Function Compute: the function's context has "
-                                          "none and ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET are not set")
+            raise PrecheckError("invoke", "no credentials or endpoint to call Function Compute: the function's "
+                                          "context has none and ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (or "
+                                          "PRECHECK_FC_ENDPOINT) are not set")
         path = self.path(function_name)
         started = time.monotonic()
         problem = ""
@@ -145,24 +127,6 @@ class FcInvoker:
             log.warning("invoking %s failed (attempt %d): %s; retrying", function_name, attempt, problem)
             self._sleep(pause)
         raise PrecheckError("invoke", f"cannot invoke {function_name} after {attempt} attempt(s): {problem}")
-
-
-def endpoint_of(context: Any) -> Optional[str]:
-    """PRECHECK_FC_ENDPOINT, or the internal endpoint of the context's account and region."""
-    configured = os.environ.get(ENDPOINT_ENV)
-    if configured:
-        return configured.rstrip("/")
-    account = getattr(context, "account_id", None) or os.environ.get("FC_ACCOUNT_ID")
-    region = getattr(context, "region", None) or os.environ.get("FC_REGION")
-    if not account or not region:
-        return None
-    return internal_endpoint(account, region)
-
-
-def _default_service() -> str:
-    from ..layout import SERVICE
-
-    return SERVICE
 
 
 def _session() -> requests.Session:

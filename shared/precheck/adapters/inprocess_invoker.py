@@ -11,11 +11,12 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Optional
 
-from ..events import destination_event
-from ..local import Handler, fake_context, function_arn
+from ..envelopes import DestinationEvent
+from ..local import Functions, Handler, UnknownFunction, function_arn
+from ..ports import PrecheckError
 
 log = logging.getLogger("precheck.invoker")
 
@@ -23,9 +24,8 @@ MAX_REMEMBERED = 100_000
 
 
 class InProcessInvoker:
-    def __init__(self, load_handler: Callable[[str], Handler], destination_of: Callable[[str], Optional[str]],
-                 max_workers: int = 32):
-        self._load = load_handler
+    def __init__(self, functions: Functions, destination_of: Callable[[str], str | None], max_workers: int = 32):
+        self._functions = functions
         self._destination_of = destination_of
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fc-async")
         self._seen: dict[str, None] = {}  # invocation ids, oldest first, bounded like FC's own retention
@@ -33,7 +33,10 @@ class InProcessInvoker:
         self._idle = threading.Condition()
 
     def invoke_async(self, function_name: str, payload: bytes, invocation_id: str) -> None:
-        handler = self._load(function_name)  # an unknown function fails here, as FC answers 404 at once
+        try:  # an unknown function fails here, as FC answers 404 at once
+            handler = self._functions.load(function_name)
+        except UnknownFunction as error:
+            raise PrecheckError("invoke", f"cannot invoke {function_name}: {error}") from None
         with self._idle:
             if invocation_id in self._seen:
                 return
@@ -48,17 +51,17 @@ class InProcessInvoker:
         try:
             response, error = None, None
             try:
-                result = handler(payload, fake_context(function_name, request_id))
+                result = handler(payload, self._functions.context(function_name, request_id))
                 response = result.decode("utf-8") if isinstance(result, bytes) else str(result)
             except Exception as exc:  # FC reports an unhandled exception to onFailure
                 error = exc
             destination = self._destination_of(function_name)
             if destination:
-                event = destination_event(function_arn=function_arn(function_name), request_id=request_id,
-                                          request_payload=payload, now_ms=int(time.time() * 1000),
-                                          response=response, error=error)
+                event = DestinationEvent.build(
+                    function_arn=function_arn(function_name, self._functions.region), request_id=request_id,
+                    request_payload=payload, now_ms=int(time.time() * 1000), response=response, error=error)
                 try:
-                    self._load(destination)(event, fake_context(destination))
+                    self._functions.load(destination)(event.to_bytes(), self._functions.context(destination))
                 except Exception:
                     log.exception("destination %s failed for a %s outcome", destination, function_name)
             elif error is not None:

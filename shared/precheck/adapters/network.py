@@ -6,11 +6,10 @@ import errno
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..models import Endpoint
 from ..ports import Connected, ProbeError
-
 
 Resolver = Callable[..., list]
 
@@ -57,7 +56,7 @@ class SocketNetworkProbe:
                 sock.connect(address)
                 return Connected(address=f"{address[0]}:{address[1]}",
                                  connect_ms=(time.perf_counter() - started) * 1000)
-            except socket.timeout:
+            except TimeoutError:
                 last = ProbeError("timeout", f"no answer within {timeout:.1f} s")
             except ConnectionRefusedError:
                 last = ProbeError("refused", "")

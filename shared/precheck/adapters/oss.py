@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import oss2
 
@@ -13,7 +13,7 @@ from .neterrors import REASONS, classify
 
 
 class Oss2BucketProbe:
-    def __init__(self, credentials: Optional[Credentials] = None, session: Optional[oss2.Session] = None):
+    def __init__(self, credentials: Credentials | None = None, session: oss2.Session | None = None):
         self._credentials = credentials
         self._session = session
 

@@ -6,7 +6,6 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 from ..models import Instance, Outcome, Run
 from ..ports import RunRecord, StoreError
@@ -50,7 +49,7 @@ class SqliteResultStore:
         self._db.executescript(SCHEMA)
 
     @classmethod
-    def from_url(cls, url: str) -> "SqliteResultStore":
+    def from_url(cls, url: str) -> SqliteResultStore:
         """`sqlite:///absolute/path.db`, `sqlite:relative/path.db` or `sqlite::memory:`."""
         path = url.split(":", 1)[1]
         if path.startswith("//"):
@@ -75,11 +74,11 @@ class SqliteResultStore:
         self._run("INSERT OR REPLACE INTO instances (instance_id, body) VALUES (?, ?)",
                   (instance.instance_id, instance.model_dump_json()))
 
-    def get_instance(self, instance_id: str) -> Optional[Instance]:
+    def get_instance(self, instance_id: str) -> Instance | None:
         rows = self._all("SELECT body FROM instances WHERE instance_id = ?", (instance_id,))
         return Instance.model_validate_json(rows[0][0]) if rows else None
 
-    def list_instances(self, after: Optional[str], limit: int) -> tuple[list[Instance], Optional[str]]:
+    def list_instances(self, after: str | None, limit: int) -> tuple[list[Instance], str | None]:
         rows = self._all("SELECT instance_id, body FROM instances WHERE instance_id > ? ORDER BY instance_id LIMIT ?",
                          (after or "", limit + 1))
         page = [Instance.model_validate_json(body) for _, body in rows[:limit]]
@@ -89,7 +88,7 @@ class SqliteResultStore:
         self._run("INSERT OR IGNORE INTO runs (instance_id, run_id, body) VALUES (?, ?, ?)",
                   (run.instance_id, run.run_id, run.model_dump_json()))
 
-    def _record(self, instance_id: str, run_row: list[tuple]) -> Optional[RunRecord]:
+    def _record(self, instance_id: str, run_row: list[tuple]) -> RunRecord | None:
         if not run_row:
             return None
         run = Run.model_validate_json(run_row[0][0])
@@ -97,11 +96,11 @@ class SqliteResultStore:
         outcomes = [Outcome.model_validate_json(body) for (body,) in rows]
         return RunRecord(run=run, outcomes={outcome.item: outcome for outcome in outcomes})
 
-    def get_run(self, instance_id: str, run_id: str) -> Optional[RunRecord]:
+    def get_run(self, instance_id: str, run_id: str) -> RunRecord | None:
         return self._record(instance_id, self._all(
             "SELECT body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id)))
 
-    def latest_run(self, instance_id: str) -> Optional[RunRecord]:
+    def latest_run(self, instance_id: str) -> RunRecord | None:
         return self._record(instance_id, self._all(
             "SELECT body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))
 

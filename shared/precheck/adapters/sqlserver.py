@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pyodbc
 
@@ -75,7 +76,7 @@ def _clean(text: str, password: str) -> str:
 
 
 class PyodbcSession:
-    def __init__(self, connection: "pyodbc.Connection", endpoint: Endpoint, user: str, password: str):
+    def __init__(self, connection: pyodbc.Connection, endpoint: Endpoint, user: str, password: str):
         self._connection = connection
         self._endpoint, self._user, self._password = endpoint, user, password
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 from ..models import AffectedDatabase, Instance, ItemStatus
 from ..ports import NetworkProbe, OssProbe, SecretResolver, SqlConnector
@@ -70,7 +71,7 @@ def function_name(item: str) -> str:
     return f"check_{item}"
 
 
-_ITEMS: Optional[dict[str, CheckItem]] = None
+_ITEMS: dict[str, CheckItem] | None = None
 
 
 def all_items() -> list[CheckItem]:
@@ -86,6 +87,13 @@ def all_items() -> list[CheckItem]:
                 found[item.name] = item
         _ITEMS = dict(sorted(found.items(), key=lambda pair: (pair[1].order, pair[0])))
     return list(_ITEMS.values())
+
+
+def skip_reason(instance: Instance, item: CheckItem) -> str | None:
+    """Why `item` is not run for `instance` (its SKIPPED message), or None when it runs."""
+    if item.name in instance.skip_items:
+        return "skipped: the instance's skip_items lists this item"
+    return None
 
 
 def item_names() -> list[str]:

@@ -67,6 +67,24 @@ def cannot_read(error: PrecheckError, ctx: CheckContext) -> Verdict:
     )
 
 
+def verdict(ctx: CheckContext, catalog: DatabaseCatalog, *, found: list[AffectedDatabase],
+            finding_status: ItemStatus, finding_message: str, finding_advice: str, clean_message: str,
+            visible_clean_message: str) -> Verdict:
+    """The verdict of a SQL item: its finding when `found` is not empty, PASSED otherwise; either way, a
+    login that may not see every database says so (a clean result becomes a WARNING)."""
+    details = {"databases_seen": len(catalog.databases), "complete": catalog.complete}
+    if found:
+        message, advice = finding_message, finding_advice
+        if not catalog.complete:
+            note, grant = incomplete_note(ctx)
+            message, advice = f"{message}; {note}", f"{advice} {grant}"
+        return Verdict(finding_status, message, affected=found, advice=advice, details=details)
+    if not catalog.complete:
+        note, grant = incomplete_note(ctx)
+        return Verdict(ItemStatus.WARNING, f"{visible_clean_message}, but {note}", advice=grant, details=details)
+    return Verdict(ItemStatus.PASSED, clean_message, details=details)
+
+
 def incomplete_note(ctx: CheckContext) -> tuple[str, str]:
     user = ctx.instance.user
     return (

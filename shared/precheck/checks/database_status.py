@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..models import ItemStatus
 from ..ports import PrecheckError
 from . import CheckContext, CheckItem, Verdict
-from ._sql import cannot_read, incomplete_note, read_catalog
+from ._sql import cannot_read, read_catalog, verdict
 
 STATE_ADVICE = {
     "OFFLINE": "OFFLINE: bring it online with ALTER DATABASE <name> SET ONLINE, or exclude it from the backup plan.",
@@ -26,20 +26,14 @@ def run(ctx: CheckContext) -> Verdict:
     except PrecheckError as error:
         return cannot_read(error, ctx)
     not_online = [db for db in catalog.databases if db.state != "ONLINE"]
-    details = {"databases_seen": len(catalog.databases), "complete": catalog.complete}
-    if not_online:
-        states = sorted({db.state or "UNKNOWN" for db in not_online})
-        advice = " ".join(STATE_ADVICE.get(state, f"{state}: bring the database ONLINE.") for state in states)
-        message = f"{len(not_online)} database(s) not ONLINE ({', '.join(states)}): they cannot be backed up or recovered"
-        if not catalog.complete:
-            note, grant = incomplete_note(ctx)
-            message, advice = f"{message}; {note}", f"{advice} {grant}"
-        return Verdict(ItemStatus.FAILED, message, affected=not_online, advice=advice, details=details)
-    if not catalog.complete:
-        note, grant = incomplete_note(ctx)
-        return Verdict(ItemStatus.WARNING, f"every visible database is ONLINE, but {note}", advice=grant,
-                       details=details)
-    return Verdict(ItemStatus.PASSED, f"all {len(catalog.databases)} databases are ONLINE", details=details)
+    states = sorted({db.state or "UNKNOWN" for db in not_online})
+    return verdict(
+        ctx, catalog, found=not_online, finding_status=ItemStatus.FAILED,
+        finding_message=f"{len(not_online)} database(s) not ONLINE ({', '.join(states)}): they cannot be backed up "
+                        "or recovered",
+        finding_advice=" ".join(STATE_ADVICE.get(state, f"{state}: bring the database ONLINE.") for state in states),
+        clean_message=f"all {len(catalog.databases)} databases are ONLINE",
+        visible_clean_message="every visible database is ONLINE")
 
 
 ITEM = CheckItem(name="database_status", code="SQL_SERVER_DB_NOT_ONLINE",

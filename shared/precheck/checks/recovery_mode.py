@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..models import ItemStatus
 from ..ports import PrecheckError
 from . import CheckContext, CheckItem, Verdict
-from ._sql import SYSTEM_DATABASES, cannot_read, incomplete_note, read_catalog
+from ._sql import SYSTEM_DATABASES, cannot_read, read_catalog, verdict
 
 ADVICE = (
     "Full backups of these databases work; incremental (log) backups and point-in-time recovery do not. "
@@ -20,19 +20,11 @@ def run(ctx: CheckContext) -> Verdict:
     except PrecheckError as error:
         return cannot_read(error, ctx)
     simple = [db for db in catalog.databases if db.name not in SYSTEM_DATABASES and db.recovery_model == "SIMPLE"]
-    details = {"databases_seen": len(catalog.databases), "complete": catalog.complete}
-    if simple:
-        message = f"{len(simple)} user database(s) in SIMPLE recovery: log backups will fail for them"
-        advice = ADVICE
-        if not catalog.complete:
-            note, grant = incomplete_note(ctx)
-            message, advice = f"{message}; {note}", f"{advice} {grant}"
-        return Verdict(ItemStatus.WARNING, message, affected=simple, advice=advice, details=details)
-    if not catalog.complete:
-        note, grant = incomplete_note(ctx)
-        return Verdict(ItemStatus.WARNING, f"no visible user database is in SIMPLE recovery, but {note}",
-                       advice=grant, details=details)
-    return Verdict(ItemStatus.PASSED, "no user database is in SIMPLE recovery", details=details)
+    return verdict(
+        ctx, catalog, found=simple, finding_status=ItemStatus.WARNING,
+        finding_message=f"{len(simple)} user database(s) in SIMPLE recovery: log backups will fail for them",
+        finding_advice=ADVICE, clean_message="no user database is in SIMPLE recovery",
+        visible_clean_message="no visible user database is in SIMPLE recovery")
 
 
 ITEM = CheckItem(name="recovery_mode", code="SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE",

@@ -1,0 +1,207 @@
+"""What the handlers ask the service to do, read from the trigger envelopes.
+
+An API Gateway request takes the route `layout.ROUTES` gives its method and path; a timer event becomes a
+fleet recheck, an EventBridge event a registration, a destination event a delivered outcome. The service
+sees only these commands, never an event's shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ConfigDict, Field, ValidationError
+
+from . import layout
+from .envelopes import (
+    MAX_BODY_BYTES,
+    ApiRequest,
+    BadEvent,
+    CloudEvent,
+    DestinationEvent,
+    TimerEvent,
+    describe_validation,
+    load_json,
+    parse_model,
+)
+from .models import CheckRequest, Instance, Model, Outcome
+
+# --- start_precheck -------------------------------------------------------------------------------------
+
+
+class StartPrecheck(Model):
+    """Start a precheck of a registered instance (API Gateway)."""
+
+    instance_id: str
+    trigger: str = "api"
+    via_api: bool = True
+
+
+class RegisterInstance(Model):
+    """Record an instance, then precheck it (API Gateway, or an EventBridge registration event)."""
+
+    instance: Instance
+    trigger: str = "registration"
+    via_api: bool = False
+    event_key: str | None = None
+
+
+class RecheckFleet(Model):
+    """The timer: recheck every registered instance."""
+
+    tag: str
+
+
+class RecheckPage(Model):
+    """`start_precheck` invoked by the timer's fan-out on a page of registered instances (our own payload)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recheck: list[str] = Field(max_length=1000)
+    trigger: str = "timer"
+
+
+class RegisterBatch(Model):
+    """EventBridge with batching on delivers a list of events: each registers (once) and is prechecked."""
+
+    registrations: list[RegisterInstance]
+    rejected: list[str] = Field(default_factory=list)
+
+
+StartCommand = StartPrecheck | RegisterInstance | RecheckFleet | RecheckPage | RegisterBatch
+
+_PASSWORD_KEYS = {"password", "pwd", "sql_password", "passwd"}
+
+
+def parse_instance(data: Any, what: str) -> Instance:
+    if not isinstance(data, dict):
+        raise BadEvent(f"{what} must be a JSON object describing the instance")
+    if _PASSWORD_KEYS & {str(key).lower() for key in data}:
+        raise BadEvent("passwords are not accepted here: set the password as an environment variable of the check "
+                       "functions and give its name as password_ref, e.g. \"password_ref\": \"env:SQL_PASSWORD\"")
+    instance: Instance = parse_model(Instance, data, what)
+    return instance
+
+
+def _registration(data: dict) -> RegisterInstance:
+    event = parse_model(CloudEvent, data, "EventBridge event")
+    payload = event.data
+    if isinstance(payload, str):  # a publisher whose content type is not JSON sends the data as a string
+        payload = load_json(payload, "event data", MAX_BODY_BYTES)
+    return RegisterInstance(instance=parse_instance(payload, "event data"), event_key=event.dedup_key)
+
+
+def _api_route(request: ApiRequest) -> tuple[str, str | None]:
+    """(action, instance id) of an API Gateway request, by the route table."""
+    found = layout.match(request.httpMethod, request.path)
+    if found.route is None:
+        if found.path_known:
+            raise BadEvent(f"method {request.httpMethod[:10]} not allowed on {request.path[:200]}", status=405)
+        raise BadEvent(f"no route for {request.httpMethod.upper()[:10]} {request.path[:200]}", status=404)
+    instance_id = None
+    if "instance_id" in found.parameters:
+        # API Gateway's own parameter map first; the path as the route reads it otherwise
+        given = request.pathParameters.get("instance_id")
+        instance_id = given if isinstance(given, str) and given else found.parameters["instance_id"]
+    return found.route.action, instance_id
+
+
+def parse_start(raw: bytes | str | dict) -> StartCommand:
+    data = load_json(raw)
+    if isinstance(data, list) and data and all(isinstance(item, dict) and "specversion" in item for item in data):
+        registrations, rejected = [], []
+        for number, item in enumerate(data[:1000]):
+            try:
+                registrations.append(_registration(item))
+            except BadEvent as error:
+                rejected.append(f"event {number}: {error.message}")
+        return RegisterBatch(registrations=registrations, rejected=rejected)
+    if not isinstance(data, dict):
+        raise BadEvent("event must be a JSON object")
+    if "httpMethod" in data:
+        request = parse_model(ApiRequest, data, "API Gateway request")
+        action, instance_id = _api_route(request)
+        if action == "register":
+            return RegisterInstance(instance=parse_instance(request.json_body(), "request body"), trigger="api",
+                                    via_api=True)
+        if action == "start" and instance_id:
+            request.raw_body()  # a body is optional here, but an oversized one is still refused
+            return StartPrecheck(instance_id=instance_id)
+        raise BadEvent(f"no route for {request.httpMethod.upper()[:10]} {request.path[:200]}", status=404)
+    if "triggerTime" in data:
+        timer = parse_model(TimerEvent, data, "timer event")
+        return RecheckFleet(tag=timer.triggerTime)
+    if "specversion" in data:
+        return _registration(data)
+    if "recheck" in data:
+        page: RecheckPage = parse_model(RecheckPage, data, "recheck page")
+        return page
+    raise BadEvent("unrecognised event: expected an API Gateway request, a timer event, an EventBridge event or a "
+                   "recheck page")
+
+
+# --- get_last_result --------------------------------------------------------------------------------------
+
+
+def parse_last_result(raw: bytes | str | dict) -> str:
+    """The instance whose last result is asked for."""
+    request = parse_model(ApiRequest, load_json(raw), "API Gateway request")
+    if request.httpMethod.upper() != "GET":
+        raise BadEvent(f"method {request.httpMethod[:10]} not allowed; use GET", status=405)
+    return request.path_parameter("instance_id")
+
+
+# --- check functions and the collector ----------------------------------------------------------------------
+
+
+def parse_check_request(raw: bytes | str | dict, item: str | None = None) -> CheckRequest:
+    request: CheckRequest = parse_model(CheckRequest, load_json(raw, "check request"), "check request")
+    if item is not None and request.item != item:
+        raise BadEvent(f"this function checks {item!r}, not {request.item[:64]!r}")
+    return request
+
+
+class FunctionFailure(Model):
+    """A check function that raised instead of answering, as FC reports it."""
+
+    error_type: str
+    error_message: str = ""
+
+
+class CollectOutcome(Model):
+    """A check function's answer, delivered by FC's destination: an outcome, a failure, or something
+    that is neither (`unreadable` says why)."""
+
+    request: CheckRequest
+    request_id: str = ""
+    attempts: int = 1
+    finished_at: float | None = None
+    outcome: Outcome | None = None
+    failure: FunctionFailure | None = None
+    unreadable: str | None = None
+
+
+def parse_delivery(raw: bytes | str | dict) -> CollectOutcome:
+    """Read a destination event: which run and item it is for, and what the check function answered."""
+    event: DestinationEvent = parse_model(DestinationEvent, load_json(raw, "destination event"),
+                                          "destination event")
+    request = parse_check_request(event.requestPayload)
+    delivery = CollectOutcome(request=request, request_id=event.requestContext.requestId,
+                              attempts=event.requestContext.approximateInvokeCount,
+                              finished_at=event.epoch_seconds())
+    if event.failed:
+        error_type, error_message = "UnhandledInvocationError", ""
+        try:
+            payload = json.loads(event.responsePayload or "{}")
+            if isinstance(payload, dict):
+                error_type = str(payload.get("errorType") or event.requestContext.condition or error_type)
+                error_message = str(payload.get("errorMessage") or "")
+        except ValueError:
+            error_message = (event.responsePayload or "")[:300]
+        delivery.failure = FunctionFailure(error_type=error_type, error_message=error_message[:300])
+        return delivery
+    try:
+        delivery.outcome = Outcome.model_validate_json(event.responsePayload or "")
+    except ValidationError as error:
+        delivery.unreadable = describe_validation(error)
+    return delivery

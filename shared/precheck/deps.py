@@ -1,0 +1,78 @@
+"""What the service and the handlers are given: a store, an invoker, the probes, a clock and a few numbers.
+
+`wiring.build(settings, context)` makes one from configuration; tests make their own with fakes. The store
+and the invoker may be given as factories: they are then built on first use, so a check function, which
+needs neither, never imports the Tablestore or FC SDK (cold start).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .checks import CheckItem, Probes, all_items
+from .ports import Clock, Invoker, Refreshable, ResultStore
+
+if TYPE_CHECKING:
+    from .adapters.credentials import Credentials
+
+#: seconds beyond an item's time limit before its missing outcome is TIMED_OUT (queueing and delivery)
+DEFAULT_GRACE_S = 2.0
+
+
+class Deps:
+    def __init__(self, store: ResultStore | None = None, invoker: Invoker | None = None,
+                 probes: Probes | None = None, *, clock: Clock = time.time, grace_s: float = DEFAULT_GRACE_S,
+                 fanout_workers: int = 16, page_size: int = 100,
+                 items: Callable[[], list[CheckItem]] = all_items,
+                 make_store: Callable[[Credentials | None], ResultStore] | None = None,
+                 make_invoker: Callable[[Credentials | None], Invoker] | None = None,
+                 credentials: Credentials | None = None):
+        self._store, self._invoker = store, invoker
+        self._make_store, self._make_invoker = make_store, make_invoker
+        self.probes = probes
+        self.clock = clock
+        #: time allowed beyond the item time limit for invocation queueing and delivery
+        self.grace_s = grace_s
+        self.fanout_workers = fanout_workers
+        self.page_size = page_size
+        self.items = items
+        self.credentials = credentials
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> ResultStore:
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    if self._make_store is None:
+                        raise RuntimeError("these dependencies have no result store")
+                    self._store = self._make_store(self.credentials)
+        return self._store
+
+    @property
+    def invoker(self) -> Invoker:
+        if self._invoker is None:
+            with self._lock:
+                if self._invoker is None:
+                    if self._make_invoker is None:
+                        raise RuntimeError("these dependencies have no invoker")
+                    self._invoker = self._make_invoker(self.credentials)
+        return self._invoker
+
+    @property
+    def built(self) -> list[Any]:
+        """The store and invoker, where they have been built."""
+        return [part for part in (self._store, self._invoker) if part is not None]
+
+    def refresh(self, credentials: Credentials | None) -> None:
+        """Take this invocation's credentials: every built part that holds credentials gets them too; parts
+        built later are built with them."""
+        if credentials is None:
+            return
+        self.credentials = credentials
+        for part in self.built:
+            if isinstance(part, Refreshable):
+                part.refresh(credentials)

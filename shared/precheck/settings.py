@@ -1,0 +1,185 @@
+"""The product's configuration, read once: the only module that reads the environment.
+
+`Settings.from_environ(os.environ)` (or any mapping, in tests) builds one frozen object; everything else is
+given its values (`wiring.build(settings, context)` hands them to the adapters). A value that does not parse
+is a `SettingsError` whose message names the variable and the rule, never the value (it could be a secret).
+
+| variable                              | setting              | default                                   |
+|---------------------------------------|----------------------|-------------------------------------------|
+| PRECHECK_HOME                         | home                 | ~/.precheck                               |
+| PRECHECK_STORE                        | store_url            | sqlite:///<home>/precheck.db              |
+| PRECHECK_INVOKER                      | invoker              | inprocess                                 |
+| PRECHECK_DEADLINE_GRACE_S             | deadline_grace_s     | 2                                         |
+| PRECHECK_FUNCTIONS_DIR                | functions_dir        | the `functions/` folder beside the package |
+| PRECHECK_REGION                       | region               | local (the region fake contexts report)   |
+| PRECHECK_ODBC_DRIVER                  | odbc_driver          | FreeTDS                                   |
+| PRECHECK_OTS_INSTANCE                 | ots_instance         | none                                      |
+| PRECHECK_OTS_ENDPOINT                 | ots_endpoint         | the instance's VPC endpoint in ots_region |
+| PRECHECK_OTS_REGION, ALIBABA_CLOUD_REGION_ID, FC_REGION | ots_region | none                             |
+| PRECHECK_OTS_TABLE_PREFIX             | ots_table_prefix     | precheck_                                 |
+| PRECHECK_OTS_TIMEOUT_S                | ots_timeout_s        | 5                                         |
+| PRECHECK_FC_ENDPOINT                  | fc_endpoint          | the region's internal FC endpoint         |
+| PRECHECK_FC_SERVICE, FC_SERVICE_NAME  | fc_service           | the FC context's service                  |
+| PRECHECK_FC_QUALIFIER                 | fc_qualifier         | the FC context's qualifier, or FC_QUALIFIER |
+| FC_QUALIFIER                          | fc_runtime_qualifier | none                                      |
+| FC_ACCOUNT_ID                         | fc_account_id        | the FC context's account                  |
+| FC_REGION                             | fc_region            | the FC context's region                   |
+| ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN | credentials | none (FC: the context's STS keys) |
+
+SQL passwords are not settings: an instance names one as `password_ref: env:NAME`, and the secret resolver
+looks NAME up in `secret_env`, the mapping these settings were read from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .adapters.credentials import Credentials
+
+#: seconds beyond an item's time limit before its missing outcome is TIMED_OUT (queueing and delivery)
+DEFAULT_DEADLINE_GRACE_S = 2.0
+DEFAULT_ODBC_DRIVER = "FreeTDS"
+DEFAULT_OTS_TABLE_PREFIX = "precheck_"
+DEFAULT_OTS_TIMEOUT_S = 5.0
+INVOKERS = ("inprocess", "fc")
+STORE_SCHEMES = ("sqlite", "tablestore")
+
+
+class SettingsError(ValueError):
+    """A variable that does not parse; `variable` names it."""
+
+    def __init__(self, variable: str, rule: str):
+        super().__init__(f"{variable} {rule}")
+        self.variable = variable
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path.home() / ".precheck")
+    store_url: str = ""
+    invoker: str = "inprocess"
+    deadline_grace_s: float = DEFAULT_DEADLINE_GRACE_S
+    functions_dir: Path | None = None
+    region: str = "local"
+    odbc_driver: str = DEFAULT_ODBC_DRIVER
+    ots_instance: str | None = None
+    ots_endpoint: str | None = None
+    ots_region: str | None = None
+    ots_table_prefix: str = DEFAULT_OTS_TABLE_PREFIX
+    ots_timeout_s: float = DEFAULT_OTS_TIMEOUT_S
+    fc_endpoint: str | None = None
+    fc_service: str | None = None
+    fc_qualifier: str | None = None
+    fc_runtime_qualifier: str | None = None
+    fc_account_id: str | None = None
+    fc_region: str | None = None
+    credentials: Credentials | None = field(default=None, repr=False)
+    #: where `env:NAME` password references are looked up (the mapping these settings came from)
+    secret_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.store_url:
+            object.__setattr__(self, "store_url", default_store_url(self.home))
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every variable from `environ` (the process environment when None); `overrides` win."""
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name, variables, parse in _VARIABLES:
+            for variable in variables:
+                raw = env.get(variable, "").strip()
+                if raw:
+                    values[name] = parse(variable, raw)
+                    break
+        key_id = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "").strip()
+        secret = env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "").strip()
+        if key_id and not secret:
+            raise SettingsError("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "must be set when ALIBABA_CLOUD_ACCESS_KEY_ID is")
+        if key_id:
+            values["credentials"] = Credentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
+        values["secret_env"] = env
+        values.update(overrides)
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (the command line's flags, tests)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if "home" in changes and "store_url" not in changes and self.store_url == default_store_url(self.home):
+            values["store_url"] = ""  # derived from the home: derive it again
+        values.update(changes)
+        return Settings(**values)
+
+
+def default_store_url(home: Path) -> str:
+    return f"sqlite:///{home / 'precheck.db'}"
+
+
+# --- parsing, one rule per kind of value ----------------------------------------------------------------------
+
+
+def _text(variable: str, raw: str) -> str:
+    return raw
+
+
+def _path(variable: str, raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _seconds(variable: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(variable, "must be a number of seconds") from None
+    if not 0 <= value <= 3600 or value != value:
+        raise SettingsError(variable, "must be between 0 and 3600 seconds")
+    return value
+
+
+def _invoker(variable: str, raw: str) -> str:
+    if raw not in INVOKERS:
+        raise SettingsError(variable, f"must be one of: {', '.join(INVOKERS)}")
+    return raw
+
+
+def _store(variable: str, raw: str) -> str:
+    if raw.split(":", 1)[0] not in STORE_SCHEMES or ":" not in raw:
+        raise SettingsError(variable, "must be sqlite:///path.db or tablestore:[INSTANCE][?endpoint=URL&prefix=P]")
+    return raw
+
+
+def _url(variable: str, raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise SettingsError(variable, "must start with http:// or https://")
+    return raw.rstrip("/")
+
+
+_VARIABLES: list[tuple[str, tuple[str, ...], Callable[[str, str], Any]]] = [
+    ("home", ("PRECHECK_HOME",), _path),
+    ("store_url", ("PRECHECK_STORE",), _store),
+    ("invoker", ("PRECHECK_INVOKER",), _invoker),
+    ("deadline_grace_s", ("PRECHECK_DEADLINE_GRACE_S",), _seconds),
+    ("functions_dir", ("PRECHECK_FUNCTIONS_DIR",), _path),
+    ("region", ("PRECHECK_REGION",), _text),
+    ("odbc_driver", ("PRECHECK_ODBC_DRIVER",), _text),
+    ("ots_instance", ("PRECHECK_OTS_INSTANCE",), _text),
+    ("ots_endpoint", ("PRECHECK_OTS_ENDPOINT",), _url),
+    ("ots_region", ("PRECHECK_OTS_REGION", "ALIBABA_CLOUD_REGION_ID", "FC_REGION"), _text),
+    ("ots_table_prefix", ("PRECHECK_OTS_TABLE_PREFIX",), _text),
+    ("ots_timeout_s", ("PRECHECK_OTS_TIMEOUT_S",), _seconds),
+    ("fc_endpoint", ("PRECHECK_FC_ENDPOINT",), _url),
+    ("fc_service", ("PRECHECK_FC_SERVICE", "FC_SERVICE_NAME"), _text),
+    ("fc_qualifier", ("PRECHECK_FC_QUALIFIER",), _text),
+    ("fc_runtime_qualifier", ("FC_QUALIFIER",), _text),
+    ("fc_account_id", ("FC_ACCOUNT_ID",), _text),
+    ("fc_region", ("FC_REGION",), _text),
+]
+
+#: every variable read here, for the README's table and its test
+VARIABLES: tuple[str, ...] = tuple(variable for _, variables, _ in _VARIABLES for variable in variables) + (
+    "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN")
