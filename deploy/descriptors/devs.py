@@ -1,0 +1,120 @@
+"""s.yaml: Serverless Devs' FC 2.0 component (`s deploy`) for the functions, its API Gateway component for the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from precheck import layout
+
+from . import spec
+from .spec import HANDLER, QUALIFIER, RUNTIME, arn_path, eventbridge_config, gateway_path, path_parameters
+
+
+def value(placeholder: Any) -> Any:
+    """A spec value in Serverless Devs: placeholders become `${vars.…}` and, for secrets, `${env.…}`."""
+    if not isinstance(placeholder, str) or "{" not in placeholder:
+        return placeholder
+    if placeholder == "{ots_instance}":
+        return "${vars.tablestoreInstance}"
+    if placeholder == "{ots_endpoint}":
+        return "${vars.tablestoreEndpoint}"
+    if placeholder == "{grace}":
+        return "${vars.deadlineGraceSeconds}"
+    if placeholder.startswith("{secret:"):
+        return "${env." + placeholder[len("{secret:"):-1] + "}"
+    raise ValueError(placeholder)
+
+
+def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
+    service = model["service"]
+    variables = {
+        "region": "cn-hangzhou",
+        "service": {
+            "name": service,
+            "description": "SQL Server backup precheck",
+            "role": "acs:ram::${config.AccountID}:role/sqlserver-backup-precheck",
+            "internetAccess": True,
+            "vpcConfig": {"vpcId": "vpc-REPLACE-ME", "securityGroupId": "sg-REPLACE-ME",
+                          "vswitchIds": ["vsw-REPLACE-ME"]},
+            "logConfig": {"project": "REPLACE-ME-sls-project", "logstore": "precheck-functions"},
+        },
+        "layerArn": "acs:fc:${vars.region}:${config.AccountID}:layers/sqlserver-backup-precheck/versions/1",
+        "tablestoreInstance": spec.OTS_INSTANCE_DEFAULT,
+        "tablestoreEndpoint": "https://${vars.tablestoreInstance}.${vars.region}.ots-internal.aliyuncs.com",
+        "deadlineGraceSeconds": "30",
+        "recheckCron": spec.RECHECK_CRON,
+        "apiGroup": "sqlserver_backup_precheck",
+        "apiGatewayRole": "acs:ram::${config.AccountID}:role/aliyunapigatewayaccessingfcrole",
+    }
+    services: dict[str, Any] = {}
+    for function in model["functions"]:
+        props: dict[str, Any] = {
+            "name": function["name"],
+            "description": function["description"],
+            "runtime": RUNTIME,
+            "codeUri": f"./functions/{function['name']}",
+            "handler": HANDLER,
+            "memorySize": function["memory"],
+            "timeout": function["timeout"],
+            "layers": ["${vars.layerArn}"],
+            "environmentVariables": {key: value(setting) for key, setting in function["env"].items()},
+        }
+        config = function["async"]
+        if config is not None:
+            async_props: dict[str, Any] = {}
+            if config["destination"]:
+                arn = "acs:fc:${vars.region}:${config.AccountID}:" + arn_path(config["destination"])
+                async_props["destination"] = {"onSuccess": arn, "onFailure": arn}
+            async_props.update({"maxAsyncRetryAttempts": config["retries"],
+                                "maxAsyncEventAgeInSeconds": config["max_age"],
+                                "statefulInvocation": config["stateful"]})
+            props["asyncConfiguration"] = async_props
+        component: dict[str, Any] = {"component": "fc", "props": {
+            "region": "${vars.region}", "service": "${vars.service}", "function": props}}
+        triggers = []
+        for trigger in function["triggers"]:
+            if trigger["type"] == "timer":
+                triggers.append({"name": trigger["name"], "type": "timer", "qualifier": QUALIFIER, "config": {
+                    "cronExpression": "${vars.recheckCron}", "enable": True, "payload": trigger["payload"]}})
+            elif trigger["type"] == "eventbridge":
+                triggers.append({"name": trigger["name"], "type": "eventbridge", "qualifier": QUALIFIER,
+                                 "config": eventbridge_config(trigger)})
+        if triggers:
+            component["props"]["triggers"] = triggers
+        services[function["name"].replace("_", "-")] = component
+    # Serverless Devs deploys in this order: collect_outcome (the destination) before the check functions,
+    # every function before the API.
+    services["api"] = {"component": "apigateway",
+                       "props": {"regionId": "${vars.region}", "groupName": "${vars.apiGroup}",
+                                 "stageName": "RELEASE", "apis": [api(route) for route in model["routes"]]}}
+    return {"edition": "1.0.0", "name": "sqlserver-backup-precheck", "access": "default", "vars": variables,
+            "services": services}
+
+
+def api(route: dict[str, Any]) -> dict[str, Any]:
+    """One route as an API of the API Gateway component, calling its function through FC's event trigger."""
+    described: dict[str, Any] = {
+        "apiName": route["api_name"],
+        "regionId": "${vars.region}",
+        "visibility": "PRIVATE",
+        "authType": "APP",
+        "requestConfig": {"requestHttpMethod": route["method"], "requestMode": "PASSTHROUGH",
+                          "requestPath": gateway_path(route["path"]), "requestProtocol": "HTTPS"},
+        "serviceConfig": {
+            "serviceProtocol": "FunctionCompute",
+            "serviceTimeout": 10000,
+            "resultType": "JSON",
+            "functionComputeConfig": {"fcRegionId": "${vars.region}", "fcType": "FCEvent",
+                                      "serviceName": layout.SERVICE, "functionName": route["function"],
+                                      "qualifier": QUALIFIER, "roleArn": "${vars.apiGatewayRole}"},
+        },
+    }
+    parameters = path_parameters(route["path"])
+    if parameters:
+        described["requestParameters"] = [{"apiParameterName": name, "location": "PATH", "parameterType": "String",
+                                           "required": "REQUIRED"} for name in parameters]
+        described["serviceParameters"] = [{"serviceParameterName": name, "location": "PATH", "type": "String",
+                                           "parameterCatalog": "REQUEST"} for name in parameters]
+        described["serviceParametersMap"] = [{"serviceParameterName": name, "requestParameterName": name}
+                                             for name in parameters]
+    return described

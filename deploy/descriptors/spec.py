@@ -1,0 +1,152 @@
+"""The deployment spec both descriptors are rendered from: the functions, their settings, environment,
+async destinations and triggers, and the API routes; everything follows from `precheck.layout`.
+
+Values may be placeholders (`{ots_instance}`, `{ots_endpoint}`, `{grace}`, `{secret:NAME}`): each renderer
+writes them in its own syntax (ROS `Ref`/`Fn::Sub`, Serverless Devs `${vars...}`/`${env...}`).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+from precheck import layout
+from precheck.adapters.tablestore import (
+    DEFAULT_EVENTS_TTL_DAYS,
+    DEFAULT_RUNS_TTL_DAYS,
+    TableNames,
+    table_specs,
+    vpc_endpoint,
+)
+from precheck.models import MAX_ITEM_TIMEOUT_S
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RUNTIME = "python3.10"
+HANDLER = "index.handler"
+QUALIFIER = "LATEST"
+
+#: Tablestore: the instance the functions store in (a parameter / variable of each descriptor).
+OTS_INSTANCE_DEFAULT = "precheck"
+#: The tables and their keys come from the store itself, so the descriptors cannot drift from it.
+TABLES = {name: keys for name, keys, _ in table_specs(TableNames())}
+RUN_HISTORY_TABLE = TableNames().runs
+RUN_HISTORY_TTL_DAYS = DEFAULT_RUNS_TTL_DAYS
+EVENTS_TTL_DAYS = DEFAULT_EVENTS_TTL_DAYS
+
+
+def ots_endpoint_default(instance: str, region: str) -> str:
+    """The Tablestore endpoint both descriptors give the functions when the deployer names none: the
+    instance's VPC endpoint, `https://<instance>.<region>.vpc.tablestore.aliyuncs.com`, the same one the
+    store derives from a region by itself. `instance` and `region` are each renderer's own references."""
+    return vpc_endpoint(instance, region)
+
+
+#: The layer unpacks to /opt: Python packages in /opt/python, unixODBC and FreeTDS in /opt/lib, odbcinst.ini
+#: in /opt/etc. The apt-archives folders are where `s build --use-docker` unpacks apt-get.list packages.
+LAYER_ENV = {
+    "LD_LIBRARY_PATH": "/opt/lib:/code/apt-archives/usr/lib/x86_64-linux-gnu:/usr/local/lib:/usr/lib",
+    "ODBCSYSINI": "/opt/etc",
+    "ODBCINSTINI": "odbcinst.ini",
+}
+
+#: Names of the environment variables that hold SQL passwords (an instance's `password_ref: env:NAME`).
+#: Their values come from the deployer's environment (s.yaml) or a NoEcho parameter (template.yml).
+SQL_PASSWORD_ENV = ["SQL_PASSWORD"]
+
+ASYNC_RETRIES = 2
+ASYNC_MAX_AGE_S = 300
+CHECK_TIMEOUT_S = int(MAX_ITEM_TIMEOUT_S) + 30  # the longest item time limit, plus connect and start-up
+RECHECK_CRON = "0 0 18 * * *"  # every day at 18:00 UTC (02:00 in China Standard Time)
+REGISTRATION_SOURCE = "acs.custom.sqlserver-inventory"
+REGISTRATION_TYPE = "sqlserver:Instance:Registered"
+
+SETTINGS = {
+    layout.START: {"timeout": 300, "memory": 512},  # a page of 100 instances fans out 400 invocations
+    layout.COLLECT: {"timeout": 30, "memory": 256},
+    layout.LAST_RESULT: {"timeout": 30, "memory": 256},
+}
+CHECK_SETTINGS = {"timeout": CHECK_TIMEOUT_S, "memory": 256}
+
+
+def description(function: str) -> str:
+    """First line of the function's index.py docstring (read, not imported)."""
+    source = (ROOT / "functions" / function / "index.py").read_text(encoding="utf-8")
+    doc = ast.get_docstring(ast.parse(source)) or function
+    return " ".join(doc.split("\n\n")[0].split())[:250]
+
+
+def environment(function: str) -> dict[str, Any]:
+    """Variables every function gets, then the ones its role needs. Values may be placeholders (`{...}`)."""
+    env: dict[str, Any] = {
+        "PRECHECK_STORE": "tablestore:",
+        "PRECHECK_OTS_INSTANCE": "{ots_instance}",
+        "PRECHECK_OTS_ENDPOINT": "{ots_endpoint}",  # the deployer's, or ots_endpoint_default(...)
+        "PRECHECK_DEADLINE_GRACE_S": "{grace}",
+        "PYTHONDONTWRITEBYTECODE": "1",  # the layer ships bytecode; /opt is read-only anyway
+    }
+    if function == layout.START:
+        env["PRECHECK_INVOKER"] = "fc"  # the only function that invokes: the only one that imports fc2
+    if function in layout.check_functions():
+        env.update(LAYER_ENV)
+        for name in SQL_PASSWORD_ENV:
+            env[name] = "{secret:" + name + "}"
+    return env
+
+
+def async_config(function: str) -> dict[str, Any] | None:
+    destination = layout.destination_of(function)
+    if destination is not None:
+        return {"destination": destination, "retries": ASYNC_RETRIES, "max_age": ASYNC_MAX_AGE_S, "stateful": True}
+    if function == layout.START:  # the timer's pages arrive as stateful async invocations
+        return {"destination": None, "retries": ASYNC_RETRIES, "max_age": 3600, "stateful": True}
+    return None
+
+
+def triggers(function: str) -> list[dict[str, Any]]:
+    if function != layout.START:
+        return []
+    pattern = json.dumps({"source": [REGISTRATION_SOURCE], "type": [REGISTRATION_TYPE]}, separators=(",", ":"))
+    return [
+        {"name": "nightly-recheck", "type": "timer", "cron": RECHECK_CRON, "payload": ""},
+        {"name": "instance-registered", "type": "eventbridge", "pattern": pattern},
+    ]
+
+
+def model() -> dict[str, Any]:
+    functions = []
+    for name in layout.all_functions():
+        settings = SETTINGS.get(name, CHECK_SETTINGS)
+        assert settings["memory"] % 64 == 0, name
+        functions.append({"name": name, "description": description(name), "env": environment(name),
+                          "async": async_config(name), "triggers": triggers(name), **settings})
+    routes = [{"method": method, "path": path, "function": function,
+               "api_name": _api_name(method, path)} for method, path, function, *_ in layout.ROUTES]
+    return {"service": layout.SERVICE, "functions": functions, "routes": routes}
+
+
+def _api_name(method: str, path: str) -> str:
+    words = [part.strip("{}") for part in path.strip("/").split("/")]
+    return "_".join([method.lower(), *words])[:50]
+
+
+def gateway_path(path: str) -> str:
+    """API Gateway writes path parameters in brackets: /instances/[instance_id]."""
+    return path.replace("{", "[").replace("}", "]")
+
+
+def path_parameters(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+def arn_path(function: str) -> str:
+    return f"services/{layout.SERVICE}.{QUALIFIER}/functions/{function}"
+
+
+def eventbridge_config(trigger: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge trigger's configuration, the same in both descriptors."""
+    # FC 2.0 (API 2021-04-06): asyncInvocationType true = invoke asynchronously (EventBridge then FC retries).
+    return {"triggerEnable": True, "asyncInvocationType": True, "eventRuleFilterPattern": trigger["pattern"],
+            "eventSourceConfig": {"eventSourceType": "Default"}}
