@@ -40,7 +40,7 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
         },
         "layerArn": "acs:fc:${vars.region}:${config.AccountID}:layers/sqlserver-backup-precheck/versions/1",
         "tablestoreInstance": spec.OTS_INSTANCE_DEFAULT,
-        "tablestoreEndpoint": "https://${vars.tablestoreInstance}.${vars.region}.ots-internal.aliyuncs.com",
+        "tablestoreEndpoint": spec.ots_endpoint_default("${vars.tablestoreInstance}", "${vars.region}"),
         "deadlineGraceSeconds": "30",
         "recheckCron": spec.RECHECK_CRON,
         "apiGroup": "sqlserver_backup_precheck",

@@ -41,7 +41,7 @@ def template(model: dict[str, Any]) -> dict[str, Any]:
         "LogStore": {"Type": "String", "Default": "precheck-functions"},
         "TablestoreInstance": {"Type": "String", "Default": spec.OTS_INSTANCE_DEFAULT},
         "TablestoreEndpoint": {"Type": "String", "Default": "",
-                               "Description": "empty: the instance's internal endpoint in this region"},
+                               "Description": "empty: the instance's VPC endpoint in this region"},
         "RunHistoryTtlSeconds": {"Type": "Number", "Default": spec.RUN_HISTORY_TTL_DAYS * 86400,
                                  "Description": f"how long run history is kept ({spec.RUN_HISTORY_TTL_DAYS} days)"},
         "DeadlineGraceSeconds": {"Type": "String", "Default": "30",

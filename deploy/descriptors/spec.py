@@ -41,6 +41,8 @@ def ots_endpoint_default(instance: str, region: str) -> str:
     """The Tablestore endpoint both descriptors give the functions when the deployer names none: the
     instance's VPC endpoint, `https://<instance>.<region>.vpc.tablestore.aliyuncs.com`, the same one the
     store derives from a region by itself. `instance` and `region` are each renderer's own references."""
+    # One default for both: template.yml and s.yaml once defaulted to different endpoints (VPC vs
+    # ots-internal); tests/test_descriptors.py compares every function's values across the two.
     return vpc_endpoint(instance, region)
 
 
