@@ -14,7 +14,7 @@ from typing import Iterator
 @contextlib.contextmanager
 def seeded_tablestore(runs: int) -> Iterator[tuple[object, str]]:
     from tablestore_emulator import TablestoreEmulator
-    from tablestore_emulator.backend import CellChange, Condition
+    from tablestore_emulator.state import CellChange, Condition
 
     from precheck.adapters.credentials import Credentials
     from precheck.adapters.tablestore import Connection, TableNames, TablestoreResultStore, create_tables

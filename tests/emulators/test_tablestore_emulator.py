@@ -23,8 +23,7 @@ from tablestore.retry import DefaultRetryPolicy
 
 import tablestore.protobuf.table_store_pb2 as pb
 from tablestore_emulator import TablestoreEmulator
-from tests.fixtures.tablestore import (TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE,  # noqa: F401
-                                       make_client, tablestore_emulator)
+from tests.fixtures.tablestore import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE, make_client
 
 pytestmark = pytest.mark.emulator
 
@@ -269,7 +268,7 @@ def test_get_range_rows_decode_with_the_pure_python_decoder(tablestore_emulator,
 
 def test_get_range_stops_at_5000_rows_with_a_next_start_key(tablestore_emulator, runs):
     """A GetRange page holds at most 5000 rows; the rest is reached through next_start_primary_key."""
-    from tablestore_emulator.backend import CellChange, Condition as DomainCondition
+    from tablestore_emulator.state import CellChange, Condition as DomainCondition
     for i in range(5003):      # seeded straight into the backend: the subject here is the read
         tablestore_emulator.backend.put_row("runs", _run_pk("i", f"{i:05d}"), [CellChange("n", value=i)],
                                             DomainCondition())

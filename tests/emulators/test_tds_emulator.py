@@ -18,7 +18,7 @@ import pytds
 import pytest
 
 from tds_emulator import Catalog, CatalogError, Faults, SqlServerEmulator
-from tests.fixtures.sqlserver import odbc_connection_string, sqlserver_emulator  # noqa: F401
+from tests.fixtures.sqlserver import odbc_connection_string
 
 pytestmark = pytest.mark.emulator
 

@@ -6,7 +6,7 @@ wire protocol. See README.md.
         client = tablestore.OTSClient(emu.endpoint, "id", "secret", "inst")
 """
 
-from .backend import OTSError
+from .state import OTSError
 
 __all__ = ["TablestoreEmulator", "OTSError"]
 

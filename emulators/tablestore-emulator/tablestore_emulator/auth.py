@@ -19,7 +19,7 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlparse
 
-from .backend import OTSError
+from .state import OTSError
 
 DEFAULT_ACCESS_KEY_ID = "emulator-akid"
 DEFAULT_ACCESS_KEY_SECRET = "emulator-secret"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .auth import Authenticator, Verified, answer_headers
-from .backend import OTSError
+from .state import OTSError
 from .wire import WireProtocol, encode_error
 
 log = logging.getLogger("tablestore_emulator")

@@ -11,9 +11,9 @@ import tablestore.protobuf.table_store_filter_pb2 as filter_pb
 import tablestore.protobuf.table_store_pb2 as pb
 
 from . import plainbuffer
-from .backend import (Backend, CellChange, CompositeColumnCondition, Condition, Consumed, OTSError,
-                      ReadOptions, RowResult, SingleColumnCondition, TableMeta, WriteRowRequest,
-                      param_invalid)
+from .backend import Backend
+from .state import (CellChange, CompositeColumnCondition, Condition, Consumed, OTSError, ReadOptions, RowResult,
+                    SingleColumnCondition, TableMeta, WriteRowRequest, param_invalid)
 from .plainbuffer import PlainBufferError
 
 _PK_TYPE_NAMES = {pb.INTEGER: "INTEGER", pb.STRING: "STRING", pb.BINARY: "BINARY"}

@@ -8,7 +8,8 @@ See README.md for the catalog format, fault modes and limits.
 """
 
 from .catalog import Backup, Catalog, CatalogError, Database, Faults, Login
-from .engine import Engine, Session, SqlError
+from .engine import Engine, Session
+from .results import SqlError
 from .server import SqlServerEmulator
 
 __all__ = ["Backup", "Catalog", "CatalogError", "Database", "Engine", "Faults", "Login", "Session", "SqlError",

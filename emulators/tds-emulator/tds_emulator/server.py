@@ -17,7 +17,9 @@ from typing import Any
 from . import protocol as p
 from . import tokens as tk
 from .catalog import Catalog, Faults
-from .engine import Engine, ProcedureOutcome, Session, SqlError, StatementResult
+from .engine import Engine, Session
+from .procedures import ProcedureOutcome
+from .results import SqlError, StatementResult
 
 log = logging.getLogger("tds_emulator")
 
