@@ -22,10 +22,6 @@ def api_response(status: int, body: Any, headers: dict | None = None) -> str:
                        ).model_dump_json()
 
 
-def api_error(error: BadEvent) -> str:
-    return api_response(error.status, {"error": error.message})
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")

@@ -101,10 +101,6 @@ def load_handler(name: str) -> Handler:
     return DEFAULT.load(name)
 
 
-def function_names() -> list[str]:
-    return DEFAULT.names()
-
-
 def fake_context(function_name: str, request_id: str | None = None, timeout: int = 60,
                  region: str = "local") -> SimpleNamespace:
     """A context shaped like FC's, with no credentials (locally the settings' credentials are used)."""

@@ -88,7 +88,7 @@ class SqliteResultStore:
         self._run("INSERT OR IGNORE INTO runs (instance_id, run_id, body) VALUES (?, ?, ?)",
                   (run.instance_id, run.run_id, run.model_dump_json()))
 
-    def _record(self, instance_id: str, run_row: list[tuple]) -> RunRecord | None:
+    def _with_outcomes(self, instance_id: str, run_row: list[tuple]) -> RunRecord | None:
         if not run_row:
             return None
         run = Run.model_validate_json(run_row[0][0])
@@ -97,11 +97,11 @@ class SqliteResultStore:
         return RunRecord(run=run, outcomes={outcome.item: outcome for outcome in outcomes})
 
     def get_run(self, instance_id: str, run_id: str) -> RunRecord | None:
-        return self._record(instance_id, self._all(
+        return self._with_outcomes(instance_id, self._all(
             "SELECT body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id)))
 
     def latest_run(self, instance_id: str) -> RunRecord | None:
-        return self._record(instance_id, self._all(
+        return self._with_outcomes(instance_id, self._all(
             "SELECT body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))
 
     def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:

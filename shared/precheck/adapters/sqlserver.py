@@ -1,12 +1,14 @@
 """SQL Server through pyodbc and the FreeTDS ODBC driver: bounded waits, pinned TDS version, no secrets out.
 
-See ../shared/REFERENCE.md: without `timeout=` and `TDS_Version=7.4` a server that accepts and never answers
-hangs the check for minutes.
+`pyodbc.connect(..., timeout=N)` sets the ODBC login timeout (SQL_ATTR_LOGIN_TIMEOUT) and
+`connection.timeout` the query timeout (SQL_ATTR_QUERY_TIMEOUT), both in whole seconds (pyodbc's wiki,
+"Connection" and "The pyodbc Module"); `TDS_Version=7.4` pins the protocol, so FreeTDS does not fall back
+through older versions against a server that accepts and never answers. Without them such a server holds
+the check for minutes (tests/test_sql_emulated.py shows the bound against the emulator's silent mode).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -37,7 +39,7 @@ def _braced(value: str, what: str) -> str:
 
 
 def connection_string(endpoint: Endpoint, user: str, password: str, driver: str | None = None) -> str:
-    driver = driver or os.environ.get("PRECHECK_ODBC_DRIVER", DEFAULT_DRIVER)
+    driver = driver or DEFAULT_DRIVER
     return ";".join([
         f"DRIVER={_braced(driver, 'driver name')}",
         f"SERVER={_braced(endpoint.host, 'server name')}",

@@ -94,7 +94,3 @@ def skip_reason(instance: Instance, item: CheckItem) -> str | None:
     if item.name in instance.skip_items:
         return "skipped: the instance's skip_items lists this item"
     return None
-
-
-def item_names() -> list[str]:
-    return [item.name for item in all_items()]
