@@ -95,8 +95,10 @@ class RunRecord:
 class ResultStore(Protocol):
     """Registered instances, runs and their outcomes.
 
-    `record_outcome` is first-write-wins per (run, item): at-least-once delivery can repeat an outcome
-    or deliver it late, and neither may change what was stored first. `latest_run` is one read whatever
+    `create_run` stores a run once: creating it again leaves the stored run as it is. `record_outcome` is
+    first-write-wins per (run, item): at-least-once delivery can repeat an outcome or deliver it late, and
+    neither may change what was stored first; it answers True only when it stored the outcome, so False for
+    a repeat and for a run that does not exist (nothing is stored then). `latest_run` is one read whatever
     the length of the history.
     """
 

@@ -141,6 +141,13 @@ def _seconds(variable: str, raw: str) -> float:
     return value
 
 
+def _timeout(variable: str, raw: str) -> float:
+    value = _seconds(variable, raw)
+    if value == 0:
+        raise SettingsError(variable, "must be more than 0 seconds (a socket timeout of 0 never waits)")
+    return value
+
+
 def _invoker(variable: str, raw: str) -> str:
     if raw not in INVOKERS:
         raise SettingsError(variable, f"must be one of: {', '.join(INVOKERS)}")
@@ -171,7 +178,7 @@ _VARIABLES: list[tuple[str, tuple[str, ...], Callable[[str, str], Any]]] = [
     ("ots_endpoint", ("PRECHECK_OTS_ENDPOINT",), _url),
     ("ots_region", ("PRECHECK_OTS_REGION", "ALIBABA_CLOUD_REGION_ID", "FC_REGION"), _text),
     ("ots_table_prefix", ("PRECHECK_OTS_TABLE_PREFIX",), _text),
-    ("ots_timeout_s", ("PRECHECK_OTS_TIMEOUT_S",), _seconds),
+    ("ots_timeout_s", ("PRECHECK_OTS_TIMEOUT_S",), _timeout),
     ("fc_endpoint", ("PRECHECK_FC_ENDPOINT",), _url),
     ("fc_service", ("PRECHECK_FC_SERVICE", "FC_SERVICE_NAME"), _text),
     ("fc_qualifier", ("PRECHECK_FC_QUALIFIER",), _text),

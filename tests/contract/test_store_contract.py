@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from precheck.models import Instance, ItemStatus, Outcome, Run
+from precheck.models import ItemStatus, Outcome, Run
 from tests.fakes import instance
 
 
@@ -151,9 +151,18 @@ def test_events_are_claimed_once(result_store):
     assert result_store.claim_event("cloudevent\nsrc\nid-2")
 
 
-def test_stored_rows_hold_no_password(result_store):
-    """An instance is stored with its password reference only (models cannot hold a password)."""
-    saved = instance()
-    result_store.save_instance(saved)
-    assert result_store.get_instance(saved.instance_id).password_ref == "env:SQL_PASSWORD"
-    assert not any("password" == field for field in Instance.model_fields)
+def test_an_outcome_for_a_run_that_does_not_exist_is_not_stored(result_store):
+    """Recording an outcome for an unknown run answers False and stores nothing, even once the run appears."""
+    assert not result_store.record_outcome("erp-prod", "0000000000001-a", outcome("a", message="orphan"))
+    assert result_store.get_run("erp-prod", "0000000000001-a") is None
+    result_store.create_run(run("0000000000001-a"))
+    assert result_store.get_run("erp-prod", "0000000000001-a").outcomes == {}
+
+
+def test_a_run_created_twice_keeps_the_first(result_store):
+    """Creating a run that exists (a repeated request) leaves the stored run and its outcomes as they are."""
+    result_store.create_run(run("0000000000001-a", items=("a", "b")))
+    assert result_store.record_outcome("erp-prod", "0000000000001-a", outcome("a"))
+    result_store.create_run(run("0000000000001-a", items=("x",)))
+    record = result_store.get_run("erp-prod", "0000000000001-a")
+    assert record.run.items == ["a", "b"] and set(record.outcomes) == {"a"}

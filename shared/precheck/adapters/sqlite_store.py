@@ -105,8 +105,10 @@ class SqliteResultStore:
             "SELECT body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))
 
     def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:
-        cursor = self._run("INSERT OR IGNORE INTO outcomes (instance_id, run_id, item, body) VALUES (?, ?, ?, ?)",
-                           (instance_id, run_id, outcome.item, outcome.model_dump_json()))
+        # first write wins, and only for a run that exists: one statement, atomic in SQLite
+        cursor = self._run("INSERT OR IGNORE INTO outcomes (instance_id, run_id, item, body) "
+                           "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE instance_id = ? AND run_id = ?)",
+                           (instance_id, run_id, outcome.item, outcome.model_dump_json(), instance_id, run_id))
         return cursor.rowcount == 1
 
     def claim_event(self, key: str) -> bool:
