@@ -11,17 +11,37 @@ import time
 
 import pytest
 import tablestore
-from tablestore import (INF_MAX, INF_MIN, BatchGetRowRequest, BatchWriteRowRequest, CapacityUnit,
-                        ComparatorType, CompositeColumnCondition, Condition, DeleteRowItem, Direction,
-                        LogicalOperator, OTSServiceError, PutRowItem, ReservedThroughput, ReturnType, Row,
-                        RowExistenceExpectation, SingleColumnCondition, TableInBatchGetRowItem,
-                        TableInBatchWriteRowItem, TableMeta, TableOptions, UpdateRowItem)
+import tablestore.protobuf.table_store_pb2 as pb
+from tablestore import (
+    INF_MAX,
+    INF_MIN,
+    BatchGetRowRequest,
+    BatchWriteRowRequest,
+    CapacityUnit,
+    ComparatorType,
+    CompositeColumnCondition,
+    Condition,
+    DeleteRowItem,
+    Direction,
+    LogicalOperator,
+    OTSServiceError,
+    PutRowItem,
+    ReservedThroughput,
+    ReturnType,
+    Row,
+    RowExistenceExpectation,
+    SingleColumnCondition,
+    TableInBatchGetRowItem,
+    TableInBatchWriteRowItem,
+    TableMeta,
+    TableOptions,
+    UpdateRowItem,
+)
 from tablestore.auth import RequestContext, SignV2
 from tablestore.credentials import Credentials
 from tablestore.protocol import OTSProtocol
 from tablestore.retry import DefaultRetryPolicy
 
-import tablestore.protobuf.table_store_pb2 as pb
 from tablestore_emulator import TablestoreEmulator
 from tests.fixtures.tablestore import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, TEST_INSTANCE, make_client
 
@@ -268,7 +288,8 @@ def test_get_range_rows_decode_with_the_pure_python_decoder(tablestore_emulator,
 
 def test_get_range_stops_at_5000_rows_with_a_next_start_key(tablestore_emulator, runs):
     """A GetRange page holds at most 5000 rows; the rest is reached through next_start_primary_key."""
-    from tablestore_emulator.state import CellChange, Condition as DomainCondition
+    from tablestore_emulator.state import CellChange
+    from tablestore_emulator.state import Condition as DomainCondition
     for i in range(5003):      # seeded straight into the backend: the subject here is the read
         tablestore_emulator.backend.put_row("runs", _run_pk("i", f"{i:05d}"), [CellChange("n", value=i)],
                                             DomainCondition())

@@ -14,14 +14,31 @@ import os
 import threading
 import time
 
-from . import persistence
+from . import persistence, validation
 from .filters import check_condition, evaluate_filter
-from .state import (MAX_BATCH_GET_ROWS, MAX_BATCH_WRITE_ROWS, MAX_BATCH_WRITE_SIZE, MAX_RANGE_BYTES, MAX_RANGE_LIMIT,
-                    MAX_RANGE_ROWS, MAX_ROW_WRITE_SIZE, MAX_TABLES, BatchItemResult, CellChange, Condition, Consumed,
-                    OTSError, ReadOptions, RowResult, StoredRow, Table, TableMeta, WriteResult, WriteRowRequest,
-                    capacity_units, param_invalid, pk_size, row_key, row_size, table_not_exist, value_size)
-from .validation import (check_cells, check_pk, check_read_options, no_duplicate_tables, validate_options,
-                         validate_table_meta)
+from .state import (
+    MAX_RANGE_BYTES,
+    MAX_RANGE_ROWS,
+    MAX_TABLES,
+    BatchItemResult,
+    CellChange,
+    Condition,
+    Consumed,
+    OTSError,
+    ReadOptions,
+    RowResult,
+    StoredRow,
+    Table,
+    TableMeta,
+    WriteResult,
+    WriteRowRequest,
+    capacity_units,
+    param_invalid,
+    pk_size,
+    row_key,
+    row_size,
+    table_not_exist,
+)
 
 
 class Backend:
@@ -53,7 +70,7 @@ class Backend:
 
     def create_table(self, meta: TableMeta) -> None:
         with self._lock:
-            validate_table_meta(meta)
+            validation.validate_table_meta(meta)
             if meta.name in self._tables:
                 raise OTSError(409, "OTSObjectAlreadyExist", "Requested table already exists.")
             if len(self._tables) >= MAX_TABLES:
@@ -83,7 +100,7 @@ class Backend:
             if time_to_live is None and max_versions is None and max_time_deviation is None \
                     and allow_update is None:
                 raise param_invalid("No parameter is specified in table options.")
-            validate_options(time_to_live, max_versions, max_time_deviation)
+            validation.validate_options(time_to_live, max_versions, max_time_deviation)
             if time_to_live is not None:
                 meta.time_to_live = time_to_live
             if max_versions is not None:
@@ -131,11 +148,9 @@ class Backend:
                 return_pk: bool = False) -> WriteResult:
         with self._lock:
             table = self._table(table_name)
-            check_pk(table, primary_key)
+            validation.check_pk(table, primary_key)
             size = self._write_size(table, primary_key, cells, "PutRow")
-            if size > MAX_ROW_WRITE_SIZE:
-                raise param_invalid(f"The total data size of PutRow request exceeds the limit, limit size: "
-                                    f"{MAX_ROW_WRITE_SIZE}, data size: {size}.")
+            validation.check_write_size("PutRow", size)
             result = self._apply_put(table, primary_key, cells, condition, return_pk, size)
             self._save()
             return result
@@ -144,13 +159,11 @@ class Backend:
                    return_pk: bool = False) -> WriteResult:
         with self._lock:
             table = self._table(table_name)
-            check_pk(table, primary_key)
+            validation.check_pk(table, primary_key)
             if not cells:
                 raise param_invalid("Invalid update row request: missing cells in request.")
             size = self._write_size(table, primary_key, cells, "UpdateRow")
-            if size > MAX_ROW_WRITE_SIZE:
-                raise param_invalid(f"The total data size of UpdateRow request exceeds the limit, limit size: "
-                                    f"{MAX_ROW_WRITE_SIZE}, data size: {size}.")
+            validation.check_write_size("UpdateRow", size)
             result = self._apply_update(table, primary_key, cells, condition, return_pk, size)
             self._save()
             return result
@@ -159,14 +172,14 @@ class Backend:
                    return_pk: bool = False) -> WriteResult:
         with self._lock:
             table = self._table(table_name)
-            check_pk(table, primary_key)
+            validation.check_pk(table, primary_key)
             result = self._apply_delete(table, primary_key, condition, return_pk)
             self._save()
             return result
 
     def _write_size(self, table: Table, primary_key, cells: list[CellChange], api: str) -> int:
         """The data size of a write whose cells are valid at the instance's current time."""
-        return check_cells(table, cells, api, self.now_ms()) + pk_size(primary_key)
+        return validation.check_cells(table, cells, api, self.now_ms()) + pk_size(primary_key)
 
     def _read_cost(self, condition: Condition) -> int:
         return 1 if condition.row_existence != "IGNORE" or condition.column_condition is not None else 0
@@ -260,8 +273,8 @@ class Backend:
     def get_row(self, table_name: str, primary_key, options: ReadOptions) -> tuple[Consumed, RowResult | None]:
         with self._lock:
             table = self._table(table_name)
-            check_pk(table, primary_key)
-            check_read_options(options)
+            validation.check_pk(table, primary_key)
+            validation.check_read_options(options)
             row, visible = self._live_row(table, row_key(primary_key))
             if row is None:
                 return Consumed(1, 0), None
@@ -274,14 +287,10 @@ class Backend:
         when rows remain beyond ``limit`` or a page limit."""
         with self._lock:
             table = self._table(table_name)
-            check_pk(table, start_pk, allow_inf=True)
-            check_pk(table, end_pk, allow_inf=True)
-            check_read_options(options)
-            if limit is not None:
-                if limit <= 0:
-                    raise param_invalid("The limit must be greater than 0.")
-                if limit > MAX_RANGE_LIMIT:
-                    raise param_invalid(f"Invalid max scan size: {limit}.")
+            validation.check_pk(table, start_pk, allow_inf=True)
+            validation.check_pk(table, end_pk, allow_inf=True)
+            validation.check_read_options(options)
+            validation.check_range_limit(limit)
             start, end = row_key(start_pk), row_key(end_pk)
             if direction == "FORWARD":
                 if not start < end:
@@ -318,12 +327,7 @@ class Backend:
 
     def batch_get_row(self, tables: list[tuple[str, list, ReadOptions]]) -> list[list[BatchItemResult]]:
         with self._lock:
-            count = sum(len(pks) for _, pks, _ in tables)
-            if count == 0:
-                raise param_invalid("No row specified in the request of BatchGetRow.")
-            if count > MAX_BATCH_GET_ROWS:
-                raise param_invalid(f"Rows count exceeds the upper limit: {MAX_BATCH_GET_ROWS}.")
-            no_duplicate_tables([name for name, _, _ in tables])
+            validation.check_batch_get(tables)
             out = []
             for name, pks, options in tables:
                 results = []
@@ -338,27 +342,14 @@ class Backend:
 
     def batch_write_row(self, tables: list[tuple[str, list[WriteRowRequest]]]) -> list[list[BatchItemResult]]:
         with self._lock:
-            count = sum(len(rows) for _, rows in tables)
-            if count == 0:
-                raise param_invalid("No row is specified in BatchWriteRow.")
-            if count > MAX_BATCH_WRITE_ROWS:
-                raise param_invalid(f"Rows count exceeds the upper limit: {MAX_BATCH_WRITE_ROWS}.")
-            no_duplicate_tables([name for name, _ in tables])
-            total = 0
-            for _, rows in tables:
-                for item in rows:
-                    total += pk_size(item.primary_key) + sum(
-                        len(c.name) + (value_size(c.value) if c.value is not None else 0) for c in item.cells)
-            if total > MAX_BATCH_WRITE_SIZE:
-                raise param_invalid(f"The total data size of BatchWriteRow request exceeds the limit, "
-                                    f"limit size: {MAX_BATCH_WRITE_SIZE}, data size: {total}.")
+            validation.check_batch_write(tables)
             out = []
             for name, rows in tables:
                 results = []
                 for item in rows:
                     try:
                         table = self._table(name)
-                        check_pk(table, item.primary_key)
+                        validation.check_pk(table, item.primary_key)
                         if item.kind == "PUT":
                             size = self._write_size(table, item.primary_key, item.cells, "PutRow")
                             res = self._apply_put(table, item.primary_key, item.cells, item.condition,

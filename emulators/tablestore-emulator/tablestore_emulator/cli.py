@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None, prog: str = "tablestore-emulator") -> in
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.verbose:   # the SDK logs warnings about its optional native codec at import time
         logging.getLogger("tablestore").setLevel(logging.ERROR)
-    from .emulator import TablestoreEmulator   # imports the SDK's protobuf modules
+    from .emulator import TablestoreEmulator  # imports the SDK's protobuf modules
 
     emulator = TablestoreEmulator(host=args.host, port=args.port, access_key_id=args.access_key_id,
                                   access_key_secret=args.access_key_secret, instance=args.instance,

@@ -9,6 +9,7 @@ from .backend import Backend
 from .server import FaultInjector, RequestLog, make_server
 from .wire import WireProtocol
 
+
 class TablestoreEmulator:
     """A local Tablestore instance the real ``tablestore`` SDK talks to.
 
@@ -37,7 +38,7 @@ class TablestoreEmulator:
 
     # ---- lifecycle
 
-    def start(self) -> "TablestoreEmulator":
+    def start(self) -> TablestoreEmulator:
         if self._server is not None:
             return self
         self.backend = Backend(data_file=self.data_file)
@@ -63,7 +64,7 @@ class TablestoreEmulator:
         self._server = None
         self._thread = None
 
-    def __enter__(self) -> "TablestoreEmulator":
+    def __enter__(self) -> TablestoreEmulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:

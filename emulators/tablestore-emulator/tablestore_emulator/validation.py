@@ -1,6 +1,6 @@
 """Validation of what a request asks for, against the service's limits and a table's schema: table
-definitions, primary keys, the cells of a write, read options. Each refusal is the service's own
-:class:`~tablestore_emulator.state.OTSError`.
+definitions, primary keys, the cells and size of a write, read options, range limits, batches. Each
+refusal is the service's own :class:`~tablestore_emulator.state.OTSError`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,29 @@ import math
 import re
 
 from .plainbuffer import INF_MAX, INF_MIN
-from .state import (MAX_ATTR_VALUE_LENGTH, MAX_COLUMN_NAME_LENGTH, MAX_COLUMNS_PER_WRITE, MAX_PK_COLUMNS,
-                    MAX_PK_STRING_LENGTH, MIN_TTL_SECONDS, CellChange, OTSError, ReadOptions, Table, TableMeta,
-                    param_invalid, type_of, value_size)
+from .state import (
+    MAX_ATTR_VALUE_LENGTH,
+    MAX_BATCH_GET_ROWS,
+    MAX_BATCH_WRITE_ROWS,
+    MAX_BATCH_WRITE_SIZE,
+    MAX_COLUMN_NAME_LENGTH,
+    MAX_COLUMNS_PER_WRITE,
+    MAX_PK_COLUMNS,
+    MAX_PK_STRING_LENGTH,
+    MAX_RANGE_LIMIT,
+    MAX_ROW_WRITE_SIZE,
+    MIN_TTL_SECONDS,
+    CellChange,
+    OTSError,
+    ReadOptions,
+    Table,
+    TableMeta,
+    WriteRowRequest,
+    param_invalid,
+    pk_size,
+    type_of,
+    value_size,
+)
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 _COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
@@ -134,3 +154,46 @@ def no_duplicate_tables(names: list[str]) -> None:
         if name in seen:
             raise param_invalid(f"Duplicated table name: '{name}'.")
         seen.add(name)
+
+
+def check_write_size(api: str, size: int) -> None:
+    """The data of one PutRow or UpdateRow (``api``) is at most 4 MB."""
+    if size > MAX_ROW_WRITE_SIZE:
+        raise param_invalid(f"The total data size of {api} request exceeds the limit, limit size: "
+                            f"{MAX_ROW_WRITE_SIZE}, data size: {size}.")
+
+
+def check_range_limit(limit: int | None) -> None:
+    if limit is not None:
+        if limit <= 0:
+            raise param_invalid("The limit must be greater than 0.")
+        if limit > MAX_RANGE_LIMIT:
+            raise param_invalid(f"Invalid max scan size: {limit}.")
+
+
+def check_batch_get(tables: list[tuple[str, list, ReadOptions]]) -> None:
+    """A BatchGetRow asks for 1 to 100 rows, naming each table once."""
+    count = sum(len(pks) for _, pks, _ in tables)
+    if count == 0:
+        raise param_invalid("No row specified in the request of BatchGetRow.")
+    if count > MAX_BATCH_GET_ROWS:
+        raise param_invalid(f"Rows count exceeds the upper limit: {MAX_BATCH_GET_ROWS}.")
+    no_duplicate_tables([name for name, _, _ in tables])
+
+
+def check_batch_write(tables: list[tuple[str, list[WriteRowRequest]]]) -> None:
+    """A BatchWriteRow writes 1 to 200 rows of at most 4 MB in all, naming each table once."""
+    count = sum(len(rows) for _, rows in tables)
+    if count == 0:
+        raise param_invalid("No row is specified in BatchWriteRow.")
+    if count > MAX_BATCH_WRITE_ROWS:
+        raise param_invalid(f"Rows count exceeds the upper limit: {MAX_BATCH_WRITE_ROWS}.")
+    no_duplicate_tables([name for name, _ in tables])
+    total = 0
+    for _, rows in tables:
+        for item in rows:
+            total += pk_size(item.primary_key) + sum(
+                len(c.name) + (value_size(c.value) if c.value is not None else 0) for c in item.cells)
+    if total > MAX_BATCH_WRITE_SIZE:
+        raise param_invalid(f"The total data size of BatchWriteRow request exceeds the limit, "
+                            f"limit size: {MAX_BATCH_WRITE_SIZE}, data size: {total}.")

@@ -5,16 +5,26 @@ go through :mod:`tablestore_emulator.plainbuffer`.
 
 from __future__ import annotations
 
-from google.protobuf.message import DecodeError
-
 import tablestore.protobuf.table_store_filter_pb2 as filter_pb
 import tablestore.protobuf.table_store_pb2 as pb
+from google.protobuf.message import DecodeError
 
 from . import plainbuffer
 from .backend import Backend
-from .state import (CellChange, CompositeColumnCondition, Condition, Consumed, OTSError, ReadOptions, RowResult,
-                    SingleColumnCondition, TableMeta, WriteRowRequest, param_invalid)
 from .plainbuffer import PlainBufferError
+from .state import (
+    CellChange,
+    CompositeColumnCondition,
+    Condition,
+    Consumed,
+    OTSError,
+    ReadOptions,
+    RowResult,
+    SingleColumnCondition,
+    TableMeta,
+    WriteRowRequest,
+    param_invalid,
+)
 
 _PK_TYPE_NAMES = {pb.INTEGER: "INTEGER", pb.STRING: "STRING", pb.BINARY: "BINARY"}
 _PK_TYPE_ENUMS = {v: k for k, v in _PK_TYPE_NAMES.items()}

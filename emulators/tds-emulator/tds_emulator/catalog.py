@@ -77,7 +77,7 @@ class Faults:
     query_delay_ms: int = 0
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> "Faults":
+    def from_dict(cls, raw: dict[str, Any] | None) -> Faults:
         raw = dict(raw or {})
         unknown = set(raw) - {"silent", "drop_mid_result", "query_delay_ms"}
         if unknown:
@@ -120,11 +120,11 @@ class Catalog:
     def database_by_id(self, database_id: int) -> Database | None:
         return self._by_id.get(database_id)
 
-    def with_faults(self, faults: Faults) -> "Catalog":
+    def with_faults(self, faults: Faults) -> Catalog:
         return replace(self, faults=faults)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Catalog":
+    def from_file(cls, path: str | Path) -> Catalog:
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
@@ -132,7 +132,7 @@ class Catalog:
         return cls.from_dict(raw)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Catalog":
+    def from_dict(cls, raw: dict[str, Any]) -> Catalog:
         if not isinstance(raw, dict):
             raise CatalogError("the catalog must be a JSON object")
         unknown = set(raw) - {"version", "server_name", "logins", "databases", "backups", "faults"}

@@ -25,8 +25,19 @@ from .procedures import ProcedureOutcome
 from .results import ResultColumn, SqlError, StatementResult
 from .sqltypes import SqlType
 from .system_tables import TABLES, SystemTable, can_see
-from .translation import (AFFINITY, coerce, collate, infer_type, literal, output_name, rewrite, rewrite_cast,
-                          sqlite_error, syntax_error, to_sqlite)
+from .translation import (
+    AFFINITY,
+    coerce,
+    collate,
+    infer_type,
+    literal,
+    output_name,
+    rewrite,
+    rewrite_cast,
+    sqlite_error,
+    syntax_error,
+    to_sqlite,
+)
 
 
 class Engine:

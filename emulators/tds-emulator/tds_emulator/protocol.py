@@ -360,7 +360,7 @@ class PacketChannel:
                 raise ConnectionClosed("emulator stopping")
             try:
                 chunk = self.sock.recv(n - len(buf))
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError as exc:
                 raise ConnectionClosed(str(exc)) from exc
@@ -422,7 +422,7 @@ class PacketChannel:
                 raise ConnectionClosed("emulator stopping")
             try:
                 sent = self.sock.send(view)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError as exc:
                 raise ConnectionClosed(str(exc)) from exc

@@ -50,7 +50,7 @@ class SqlServerEmulator:
         self._listener: socket.socket | None = None
         self._stopping = threading.Event()
         self._accept_thread: threading.Thread | None = None
-        self._connections: set["_Connection"] = set()
+        self._connections: set[_Connection] = set()
         self._lock = threading.Lock()
 
     @property
@@ -63,7 +63,7 @@ class SqlServerEmulator:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self) -> "SqlServerEmulator":
+    def start(self) -> SqlServerEmulator:
         if self._listener is not None:
             raise RuntimeError("already started")
         self._stopping.clear()
@@ -94,7 +94,7 @@ class SqlServerEmulator:
             connection.join(timeout)
         self._listener = None
 
-    def __enter__(self) -> "SqlServerEmulator":
+    def __enter__(self) -> SqlServerEmulator:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -105,7 +105,7 @@ class SqlServerEmulator:
         while not self._stopping.is_set():
             try:
                 sock, peer = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 if self._stopping.is_set():
@@ -117,7 +117,7 @@ class SqlServerEmulator:
                 self._connections.add(connection)
             connection.start()
 
-    def _forget(self, connection: "_Connection") -> None:
+    def _forget(self, connection: _Connection) -> None:
         with self._lock:
             self._connections.discard(connection)
 

@@ -7,8 +7,8 @@ server-wide catalog views, ``<database>.<schema>.<table>`` for tables in a datab
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from . import sqltypes as t
 from .catalog import DATABASE_STATES, RECOVERY_MODELS, Catalog, Database, Login

@@ -6,9 +6,10 @@ Pure functions from Python values to bytes; no sockets, no SQL.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .sqltypes import MAX, SqlType
 
