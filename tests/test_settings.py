@@ -41,7 +41,7 @@ def test_every_variable_reaches_its_setting():
     ("PRECHECK_DEADLINE_GRACE_S", "soon", "number of seconds"),
     ("PRECHECK_DEADLINE_GRACE_S", "-1", "between 0 and 3600"),
     ("PRECHECK_OTS_TIMEOUT_S", "nan", "between 0 and 3600"),
-    ("PRECHECK_OTS_TIMEOUT_S", "0", "more than 0 seconds"),
+    ("PRECHECK_OTS_TIMEOUT_S", "0.000", "more than 0 seconds"),
     ("PRECHECK_INVOKER", "lambda", "one of: inprocess, fc"),
     ("PRECHECK_STORE", "postgres://db", "sqlite:///path.db or tablestore:"),
     ("PRECHECK_FC_ENDPOINT", "fc.example", "http:// or https://"),
