@@ -14,17 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from .checks import CheckItem, Probes, all_items
 from .ports import Clock, Invoker, Refreshable, ResultStore
+from .settings import DEFAULT_DEADLINE_GRACE_S
 
 if TYPE_CHECKING:
     from .adapters.credentials import Credentials
 
-#: seconds beyond an item's time limit before its missing outcome is TIMED_OUT (queueing and delivery)
-DEFAULT_GRACE_S = 2.0
 
 
 class Deps:
     def __init__(self, store: ResultStore | None = None, invoker: Invoker | None = None,
-                 probes: Probes | None = None, *, clock: Clock = time.time, grace_s: float = DEFAULT_GRACE_S,
+                 probes: Probes | None = None, *, clock: Clock = time.time, grace_s: float = DEFAULT_DEADLINE_GRACE_S,
                  fanout_workers: int = 16, page_size: int = 100,
                  items: Callable[[], list[CheckItem]] = all_items,
                  make_store: Callable[[Credentials | None], ResultStore] | None = None,

@@ -107,12 +107,19 @@ class Settings:
         values.update(overrides)
         return cls(**values)
 
+    @property
+    def store_kind(self) -> str:
+        """`sqlite` or `tablestore`: the scheme of the store URL (validated when the settings are made)."""
+        return self.store_url.split(":", 1)[0]
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (the command line's flags, tests)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         if "home" in changes and "store_url" not in changes and self.store_url == default_store_url(self.home):
             values["store_url"] = ""  # derived from the home: derive it again
         values.update(changes)
+        if "store_url" in changes and changes["store_url"]:
+            values["store_url"] = _store("--store", changes["store_url"])
         return Settings(**values)
 
 

@@ -40,20 +40,15 @@ def _ttl(days: float) -> str:
 
 def init(settings: Settings, runs_ttl_days: float, events_ttl_days: float) -> int:
     url = settings.store_url
-    scheme = url.split(":", 1)[0]
-    if scheme == "sqlite":
-        from .adapters.sqlite_store import SqliteResultStore
+    if settings.store_kind == "sqlite":
+        from .adapters.sqlite_store import SqliteResultStore, path_of
 
-        path = url.split(":", 1)[1]
-        path = path[2:] if path.startswith("//") else path
-        existed = path not in ("", ":memory:") and Path(path).exists()
+        path = path_of(url)
+        existed = path != ":memory:" and Path(path).exists()
         store = SqliteResultStore.from_url(url)  # opening it creates the schema
         store.close()
         print(f"sqlite store {store.path}: {'already existed; schema checked' if existed else 'created'}")
         return EXIT_OK
-    if scheme != "tablestore":
-        raise ValueError(f"unknown store {scheme!r} (use sqlite:... or tablestore:...)")
-
     from .adapters.tablestore import create_tables, parse_url
 
     connection, tables = parse_url(url, instance=settings.ots_instance, endpoint=settings.ots_endpoint,

@@ -41,18 +41,15 @@ def credentials_of(settings: Settings, context: Any) -> Credentials | None:
 
 def make_store(settings: Settings, credentials: Credentials | None = None) -> ResultStore:
     url = settings.store_url
-    scheme = url.split(":", 1)[0]
-    if scheme == "sqlite":
+    if settings.store_kind == "sqlite":
         from .adapters.sqlite_store import SqliteResultStore
 
         return SqliteResultStore.from_url(url)
-    if scheme == "tablestore":
-        from .adapters.tablestore import TablestoreResultStore
+    from .adapters.tablestore import TablestoreResultStore
 
-        return TablestoreResultStore.from_url(
-            url, credentials=credentials, instance=settings.ots_instance, endpoint=settings.ots_endpoint,
-            region=settings.ots_region, prefix=settings.ots_table_prefix, timeout_s=settings.ots_timeout_s)
-    raise ValueError(f"unknown store {scheme!r} in PRECHECK_STORE (use sqlite:... or tablestore:...)")
+    return TablestoreResultStore.from_url(
+        url, credentials=credentials, instance=settings.ots_instance, endpoint=settings.ots_endpoint,
+        region=settings.ots_region, prefix=settings.ots_table_prefix, timeout_s=settings.ots_timeout_s)
 
 
 def functions(settings: Settings) -> Functions:

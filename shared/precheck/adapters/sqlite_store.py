@@ -35,6 +35,14 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+def path_of(url: str) -> str:
+    """The file of `sqlite:///absolute/path.db`, `sqlite:relative/path.db` or `sqlite::memory:`."""
+    path = url.split(":", 1)[1]
+    if path.startswith("//"):
+        path = path[2:]
+    return path or ":memory:"
+
+
 class SqliteResultStore:
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -50,11 +58,7 @@ class SqliteResultStore:
 
     @classmethod
     def from_url(cls, url: str) -> SqliteResultStore:
-        """`sqlite:///absolute/path.db`, `sqlite:relative/path.db` or `sqlite::memory:`."""
-        path = url.split(":", 1)[1]
-        if path.startswith("//"):
-            path = path[2:]
-        return cls(path or ":memory:")
+        return cls(path_of(url))
 
     def _run(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
         try:
