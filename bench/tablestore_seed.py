@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 
 @contextlib.contextmanager
 def seeded_tablestore(runs: int) -> Iterator[tuple[object, str]]:
-    from tablestore_emulator import TablestoreEmulator
-    from tablestore_emulator.state import CellChange, Condition
-
     from precheck.adapters.credentials import Credentials
     from precheck.adapters.tablestore import Connection, TableNames, TablestoreResultStore, create_tables
     from precheck.models import Instance, ItemStatus, Outcome, Run
+    from tablestore_emulator import TablestoreEmulator
+    from tablestore_emulator.state import CellChange, Condition
 
     with TablestoreEmulator(access_key_id="bench", access_key_secret="bench-secret", instance="bench") as emu:
         client = Connection(emu.endpoint, "bench", 5.0).client(Credentials("bench", "bench-secret"))
