@@ -1,14 +1,18 @@
+"""Fixtures for every test: a result store, the embedded flow, loopback listeners; the emulators' fixtures
+(`sqlserver_emulator`, `tablestore_emulator`) come from tests/fixtures/ through `pytest_plugins`."""
+
 from __future__ import annotations
 
 import pytest
 
-from precheck import wiring
+from precheck import local
 from precheck.adapters.inprocess_invoker import InProcessInvoker
 from precheck.adapters.sqlite_store import SqliteResultStore
-from precheck.layout import destination_of
-from precheck import local
 from precheck.deps import Deps
-from tests.helpers import Listener
+from precheck.layout import destination_of
+from precheck.testing import Client, Listener
+
+pytest_plugins = ["tests.fixtures.sqlserver", "tests.fixtures.tablestore"]
 
 
 @pytest.fixture
@@ -21,12 +25,10 @@ def store(tmp_path):
 
 @pytest.fixture
 def local_flow(store):
-    """The embedded wiring (SQLite store, in-process invoker) installed for the real handlers."""
-    deps = Deps(store=store, invoker=InProcessInvoker(local.DEFAULT, destination_of), grace_s=1.0)
-    wiring.use(deps)
-    yield deps
-    deps.invoker.drain(15)
-    wiring.use(None)
+    """A test client of the real handlers on the embedded wiring (SQLite store, in-process invoker); its async
+    work is drained when the test ends."""
+    with Client(Deps(store=store, invoker=InProcessInvoker(local.DEFAULT, destination_of), grace_s=1.0)) as client:
+        yield client
 
 
 @pytest.fixture

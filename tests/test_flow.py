@@ -138,7 +138,7 @@ def test_local_api_registers_prechecks_and_serves_the_last_result(local_flow, li
         assert status == 202 and created["started"]
         status, again = http("POST", f"{api.url}/instances/local-1/prechecks")
         assert status in (200, 202)
-        assert local_flow.invoker.drain(10)
+        assert local_flow.drain(10)
         status, view = http("GET", f"{api.url}/instances/local-1/prechecks/latest")
     assert status == 200
     assert view["status"] == "ERROR" and view["progress"] == 100

@@ -14,7 +14,6 @@ import pytest
 from precheck.adapters.sqlserver import PyodbcConnector
 from precheck.models import Endpoint
 from precheck.ports import SqlError
-from tests.fixtures.sqlserver import sqlserver_emulator  # noqa: F401
 from tests.helpers import Listener
 
 pytestmark = pytest.mark.emulator
