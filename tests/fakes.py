@@ -1,17 +1,30 @@
-"""Fakes of the probe interfaces in precheck.ports, for testing check logic without a network."""
+"""The fakes the tests share, one per service: the probes (network, OSS, SQL Server, secrets), the invoker,
+the clock, and Function Compute's asynchronous invocation API (for `responses`).
+
+Each fake answers what the real thing answers for what the tests use it for, and refuses the rest: the
+contract suite in tests/contract/ holds the FC fake to the real invoker.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 import time
-from typing import Any, Optional, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from precheck.checks import CheckContext, Probes
+from precheck.local import Handler, fake_context
 from precheck.models import Endpoint, Instance
 from precheck.ports import Connected, PrecheckError, ProbeError, SqlError
 
+# --- probes -----------------------------------------------------------------------------------------------
+
 
 class FakeNetwork:
-    def __init__(self, results: Optional[dict[str, Any]] = None, default: Any = None):
+    def __init__(self, results: dict[str, Any] | None = None, default: Any = None):
         self.results = results or {}
         self.default = default if default is not None else Connected("127.0.0.1:443", 1.5)
         self.calls: list[tuple[str, float]] = []
@@ -37,7 +50,7 @@ class FakeOss:
 
 
 class FakeSession:
-    def __init__(self, databases: list[tuple[str, str, str]], can_view_all: int = 1, error: Exception = None):
+    def __init__(self, databases: list[tuple[str, str, str]], can_view_all: int = 1, error: Exception | None = None):
         self.databases, self.can_view_all, self.error = databases, can_view_all, error
         self.queries: list[str] = []
         self.closed = False
@@ -57,7 +70,7 @@ class FakeSession:
 
 
 class FakeSql:
-    def __init__(self, session: Optional[FakeSession] = None, error: Optional[PrecheckError] = None,
+    def __init__(self, session: FakeSession | None = None, error: PrecheckError | None = None,
                  delay: float = 0.0):
         self.session, self.error, self.delay = session, error, delay
         self.logins: list[tuple[str, str]] = []
@@ -72,7 +85,7 @@ class FakeSql:
 
 
 class FakeSecrets:
-    def __init__(self, values: Optional[dict[str, str]] = None):
+    def __init__(self, values: dict[str, str] | None = None):
         self.values = values if values is not None else {"env:SQL_PASSWORD": "s3cret-Pa55"}
 
     def resolve(self, ref: str) -> str:
@@ -102,3 +115,115 @@ def context(probes_: Probes, **overrides: Any) -> CheckContext:
 
 def refused() -> ProbeError:
     return ProbeError("refused", "")
+
+
+# --- the invoker and the clock ------------------------------------------------------------------------------
+
+
+class RecordingInvoker:
+    """`Invoker` that records each invocation, (function, parsed payload, invocation id), instead of running it."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, Any, str]] = []
+        self._lock = threading.Lock()
+
+    def invoke_async(self, function_name: str, payload: bytes, invocation_id: str) -> None:
+        with self._lock:
+            self.calls.append((function_name, json.loads(payload), invocation_id))
+
+
+class FailingInvoker(RecordingInvoker):
+    """Refuses the invocations `refuses(function_name, parsed payload)` picks, with PrecheckError `message`
+    (as the FC invoker does once FC has refused it), until `healed`; records the others."""
+
+    def __init__(self, refuses: Callable[[str, Any], bool], message: str = "FC answered 500 three times"):
+        super().__init__()
+        self.refuses, self.message = refuses, message
+        self.healed = False
+
+    def invoke_async(self, function_name: str, payload: bytes, invocation_id: str) -> None:
+        if not self.healed and self.refuses(function_name, json.loads(payload)):
+            raise PrecheckError("invoke", self.message)
+        super().invoke_async(function_name, payload, invocation_id)
+
+
+class Clock:
+    """A clock that stands still until a test moves `now`."""
+
+    def __init__(self, now: float = 1_800_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- Function Compute's asynchronous invocation API ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: str
+    payload: bytes
+    invocation_id: str
+
+
+class FakeFc:
+    """FC 2.0's `POST /2016-08-15/services/<service>/functions/<name>/invocations`, asynchronous only, as a
+    `responses` callback (`fake.install(mock, endpoint)`).
+
+    A function of `handlers` is queued (202) and run at once with the request body and an FC-shaped context
+    (None: queued, not run); an exception it raises is kept in `failures` (FC would hand it to the function's
+    onFailure destination, which this fake does not emulate). A repeated stateful invocation id is answered
+    409 `StatefulAsyncInvocationAlreadyExists` and not run again; an unknown function 404 `FunctionNotFound`;
+    a synchronous invocation 501 (not emulated). With `fail_first`, every attempt of the first invocation id
+    it sees is answered 500.
+    """
+
+    def __init__(self, handlers: dict[str, Handler | None]):
+        self.handlers = dict(handlers)
+        self.invocations: list[Invocation] = []
+        self.failures: list[tuple[str, BaseException]] = []
+        self.conflicts = 0
+        self.fail_first = False
+        self.failing: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def queued(self) -> list[str]:
+        """The invocation ids accepted, in order."""
+        return [invocation.invocation_id for invocation in self.invocations]
+
+    def install(self, mock: Any, endpoint: str) -> None:
+        import responses
+
+        pattern = re.compile(re.escape(endpoint) + r"/[^/]+/services/[^/]+/functions/[^/]+/invocations$")
+        mock.add_callback(responses.POST, pattern, callback=self)
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        function = request.path_url.split("?", 1)[0].rstrip("/").split("/")[-2]
+        if request.headers.get("x-fc-invocation-type") != "Async":
+            return _fc_error(501, "NotImplemented", "the fake runs asynchronous invocations only")
+        if function not in self.handlers:
+            return _fc_error(404, "FunctionNotFound", f"function '{function}' does not exist")
+        invocation_id = request.headers.get("x-fc-stateful-async-invocation-id") or f"fc-{len(self.invocations)}"
+        with self._lock:
+            if self.fail_first and not self.failing:
+                self.failing.add(invocation_id)
+            if invocation_id in self.failing:
+                return _fc_error(500, "InternalServerError", "try again")
+            if invocation_id in self.queued:
+                self.conflicts += 1
+                return _fc_error(409, "StatefulAsyncInvocationAlreadyExists", "invocation exists")
+            payload = request.body if isinstance(request.body, bytes) else (request.body or "").encode("utf-8")
+            self.invocations.append(Invocation(function, payload, invocation_id))
+        handler = self.handlers[function]
+        if handler is not None:
+            try:
+                handler(payload, fake_context(function, invocation_id))
+            except Exception as error:  # FC reports it to onFailure; the caller's request was still accepted
+                self.failures.append((function, error))
+        return 202, {"X-Fc-Request-Id": invocation_id}, ""
+
+
+def _fc_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    return status, {"Content-Type": "application/json"}, json.dumps({"ErrorCode": code, "ErrorMessage": message})

@@ -18,13 +18,14 @@ from precheck.adapters.credentials import Credentials
 from precheck.adapters.fc_invoker import FcInvoker, internal_endpoint
 from precheck.adapters.sqlite_store import SqliteResultStore
 from precheck.commands import RecheckPage
+from precheck.deps import Deps
 from precheck.envelopes import DestinationEvent
 from precheck.local import load_handler
 from precheck.models import CheckRequest, Instance, ItemStatus, Outcome
 from precheck.ports import PrecheckError
-from precheck.deps import Deps
 from precheck.settings import Settings
-from tests.helpers import Listener, api_body, closed_port, event_bytes, load_event
+from tests.fakes import FakeFc
+from tests.helpers import api_body, closed_port, event_bytes, load_event
 
 ACCOUNT, REGION, QUALIFIER = "1234567890123456", "cn-hangzhou", "LATEST"
 ENDPOINT = internal_endpoint(ACCOUNT, REGION)
@@ -234,7 +235,8 @@ def test_dead_endpoint_fails_within_a_bounded_time(monkeypatch):
 def test_silent_endpoint_is_bounded_by_the_call_budget(monkeypatch, silent_listener):
     """An endpoint that accepts and never answers costs at most the call's budget, not minutes."""
     monkeypatch.setenv("PRECHECK_FC_ENDPOINT", f"http://{silent_listener.endpoint}")
-    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), timeout=0.3, backoff=0.05, budget=1.0)
+    invoker = wiring.make_fc_invoker(Settings.from_environ(), fc_context(layout.START), timeout=0.3, backoff=0.05,
+                                     budget=1.0)
     started = time.monotonic()
     with pytest.raises(PrecheckError) as caught:
         invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
@@ -269,34 +271,10 @@ def test_timer_fans_out_one_start_invocation_per_page(flow, fc):
     assert all(c.request.headers["x-fc-invocation-type"] == "Async" for c in fc.calls)
 
 
-class StatefulFc:
-    """FC's async API for one function: 202 for a new invocation id, 409 StatefulAsyncInvocationAlreadyExists for
-    a repeated one; with `fail_first`, 500 for every attempt of the first id it sees."""
-
-    def __init__(self):
-        self.queued: list[str] = []
-        self.failing: set[str] = set()
-        self.fail_first = False
-        self.conflicts = 0
-
-    def __call__(self, request):
-        invocation = request.headers["x-fc-stateful-async-invocation-id"]
-        if self.fail_first and not self.failing:
-            self.failing.add(invocation)
-        if invocation in self.failing:
-            return 500, {}, json.dumps({"ErrorCode": "InternalServerError", "ErrorMessage": "try again"})
-        if invocation in self.queued:
-            self.conflicts += 1
-            return 409, {}, json.dumps({"ErrorCode": "StatefulAsyncInvocationAlreadyExists",
-                                        "ErrorMessage": "invocation exists"})
-        self.queued.append(invocation)
-        return 202, {"X-Fc-Request-Id": invocation}, ""
-
-
 def test_retried_timer_event_queues_each_page_exactly_once(flow, fc):
     """A page FC refuses fails the timer event; FC's retry queues it while pages already queued answer 409."""
-    fake = StatefulFc()
-    fc.add_callback(responses.POST, url_of(layout.START), callback=fake)
+    fake = FakeFc({layout.START: None})
+    fake.install(fc, ENDPOINT)
     flow.page_size = 100
     template = json.loads(load_event("api_register_instance")["body"])
     for number in range(250):
