@@ -12,7 +12,10 @@ import json
 
 import pytest
 
+from precheck.adapters.inprocess_invoker import InProcessInvoker
+from precheck.checks import CheckItem, recovery_mode
 from precheck.deps import Deps
+from precheck.local import Functions
 from precheck.models import CheckRequest, ItemStatus, Outcome, Run
 from precheck.ports import PrecheckError
 from precheck.testing import Client
@@ -105,6 +108,26 @@ def test_an_item_that_cannot_be_invoked_is_recorded_as_error(store):
     assert items["recovery_mode"]["status"] == "ERROR"
     assert "FC answered 500 three times" in items["recovery_mode"]["message"]
     assert items["database_status"]["status"] == "PENDING"
+
+
+def test_a_local_start_whose_check_function_does_not_exist_records_error_for_that_item(store):
+    """With the in-process invoker, an item whose function does not exist is ERROR naming it; the start
+    still answers and the other items are invoked."""
+    ran = []
+    functions = Functions.of({"check_recovery_mode": lambda event, context: ran.append(event) or "{}"})
+    missing = CheckItem("no_such_check", "NO_SUCH_CHECK", "a check without a function", 99, recovery_mode.run)
+    deps = Deps(store=store, invoker=InProcessInvoker(functions, lambda name: None), clock=Clock(),
+                items=lambda: [recovery_mode.ITEM, missing])
+    with Client(deps) as client:
+        response = client.http.post("/instances", json=ERP_PROD)
+    assert response.status == 202
+    items = {item["item"]: item for item in response.json["run"]["items"]}
+    assert items["no_such_check"]["status"] == "ERROR"
+    assert "could not start the check function check_no_such_check" in items["no_such_check"]["message"]
+    assert "no function named 'check_no_such_check'" in items["no_such_check"]["message"]
+    assert items["recovery_mode"]["status"] == "PENDING" and len(ran) == 1
+    stored = store.latest_run("erp-prod").outcomes
+    assert list(stored) == ["no_such_check"] and stored["no_such_check"].details["reason"] == "invoke_failed"
 
 
 # --- bad input --------------------------------------------------------------------------------------------
