@@ -2,7 +2,8 @@
 the clock, and Function Compute's asynchronous invocation API (for `responses`).
 
 Each fake answers what the real thing answers for what the tests use it for, and refuses the rest: the
-contract suite in tests/contract/ holds the FC fake to the real invoker.
+contract suites in tests/contract/ hold the SQL fake and the FC fake to the real connector and the real
+invoker.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from precheck.checks import CheckContext, Probes
+from precheck.checks._sql import DATABASES_SQL, VISIBILITY_SQL
 from precheck.local import Handler, fake_context
 from precheck.models import Endpoint, Instance
 from precheck.ports import Connected, PrecheckError, ProbeError, SqlError
@@ -49,7 +51,15 @@ class FakeOss:
         return self.result
 
 
+#: SQL Server's own databases, in database_id order, with their default recovery models
+SYSTEM_DATABASES = (("master", "SIMPLE"), ("tempdb", "SIMPLE"), ("model", "FULL"), ("msdb", "SIMPLE"))
+
+
 class FakeSession:
+    """An open session: answers the two queries the checks run, `DATABASES_SQL` with `databases` (the rows of
+    sys.databases the login sees, as (name, state, recovery model)) and `VISIBILITY_SQL` with `can_view_all`;
+    any other query is refused (SqlError kind query). Once closed it answers no more, as the real driver."""
+
     def __init__(self, databases: list[tuple[str, str, str]], can_view_all: int = 1, error: Exception | None = None):
         self.databases, self.can_view_all, self.error = databases, can_view_all, error
         self.queries: list[str] = []
@@ -57,23 +67,42 @@ class FakeSession:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         self.queries.append(sql)
+        if self.closed:
+            raise SqlError("dropped", "the connection was closed while reading: Attempt to use a closed connection.")
         if self.error:
             raise self.error
-        if "sys.databases" in sql:
+        if sql == DATABASES_SQL:
             return [{"name": n, "state_desc": s, "recovery_model_desc": r} for n, s, r in self.databases]
-        if "HAS_PERMS_BY_NAME" in sql:
-            return [{"can_view_all": self.can_view_all}]
-        raise SqlError("query", f"unexpected query {sql}")
+        if sql == VISIBILITY_SQL:
+            return [{"can_view_all": int(self.can_view_all)}]
+        raise SqlError("query", f"the fake SQL Server does not answer {sql[:100]!r}")
 
     def close(self) -> None:
         self.closed = True
 
 
 class FakeSql:
+    """`SqlConnector` for one SQL Server.
+
+    Built with a `session`, every login gets that session (opened again at each connect, so tests can look
+    at it afterwards), or `error` if one is given. Built with `FakeSql.of(catalog, address)`, it is the
+    instance a catalog in the TDS emulator's format describes, as the real connector sees it: a wrong login
+    or password is SqlError kind login, an endpoint other than `address` is refused, and each login sees
+    the databases SQL Server shows it.
+    """
+
     def __init__(self, session: FakeSession | None = None, error: PrecheckError | None = None,
                  delay: float = 0.0):
         self.session, self.error, self.delay = session, error, delay
         self.logins: list[tuple[str, str]] = []
+        self.catalog: dict[str, Any] | None = None
+        self.address: Endpoint | None = None
+
+    @classmethod
+    def of(cls, catalog: dict[str, Any], address: Endpoint | None = None) -> FakeSql:
+        fake = cls()
+        fake.catalog, fake.address = catalog, address
+        return fake
 
     def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> FakeSession:
         self.logins.append((user, password))
@@ -81,7 +110,32 @@ class FakeSql:
             time.sleep(self.delay)
         if self.error:
             raise self.error
+        if self.address is not None and (endpoint.host, endpoint.port) != (self.address.host, self.address.port):
+            raise SqlError("refused", "connection refused")
+        if self.catalog is not None:
+            self.session = _session_for(self.catalog, user, password)
+        if self.session is None:
+            raise SqlError("refused", "connection refused")
+        self.session.closed = False
         return self.session
+
+
+def _session_for(catalog: dict[str, Any], user: str, password: str) -> FakeSession:
+    """What `user` sees of the instance `catalog` describes (SQL Server's rules, as the emulator keeps them)."""
+    login = next((item for item in catalog.get("logins", []) if item["name"].lower() == user.lower()), None)
+    if login is None or login.get("password", "") != password:
+        raise SqlError("login", f"login failed for user '{user}'")
+    listed = {item["name"].rstrip(" ").lower(): item for item in catalog.get("databases", [])}
+    rows = []
+    for name, model in SYSTEM_DATABASES:
+        item = {"name": name, "recovery_model": model, **listed.pop(name, {})}
+        rows.append((item, name in ("master", "tempdb")))
+    rows += [(item, False) for item in listed.values()]
+    sees_all = bool(login.get("sysadmin", False) or login.get("view_any_database", True))
+    visible = [(item["name"], str(item.get("state", "ONLINE")).upper(), str(item.get("recovery_model", "FULL")).upper())
+               for item, always in rows
+               if sees_all or always or str(item.get("owner", "sa")).lower() == login["name"].lower()]
+    return FakeSession(visible, can_view_all=int(sees_all))
 
 
 class FakeSecrets:
