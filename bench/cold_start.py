@@ -5,8 +5,8 @@ the import cost of the SDKs that function truly needs, measured the same way in 
 (Tablestore store, FC invoker), since lazy imports only move that cost, they do not remove it. Pydantic counts
 as a needed SDK for every function (every event is parsed into a model); its baseline is importing it and
 defining one model, the least any use of it costs (pydantic loads its schema machinery on the first model).
-Our models build their schemas on first use (defer_build), so a function pays only for the models it uses. Targets: no handler costs more than
-1.2 times its SDKs; check functions import neither `tablestore` nor `fc2`.
+Our models build their schemas on first use (defer_build), so a function pays only for the models it uses.
+Targets: no handler costs more than 1.2 times its SDKs; check functions import neither `tablestore` nor `fc2`.
 """
 
 from __future__ import annotations

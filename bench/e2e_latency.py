@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,10 +28,10 @@ def main() -> None:
     from precheck.adapters.sqlserver import PyodbcConnector
     from precheck.checks._sql import DATABASES_SQL, VISIBILITY_SQL
     from precheck.demo import DEMO_CATALOG
-    from precheck.layout import destination_of
-    from precheck.models import Endpoint
     from precheck.deps import Deps
     from precheck.envelopes import ApiRequest
+    from precheck.layout import destination_of
+    from precheck.models import Endpoint
 
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     password = "Bench-Pa55"

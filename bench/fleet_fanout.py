@@ -38,11 +38,11 @@ def main() -> None:
 
     from precheck import layout, local, service, wiring
     from precheck.adapters.fc_invoker import internal_endpoint
-    from precheck.envelopes import TimerEvent
     from precheck.adapters.sqlite_store import SqliteResultStore
     from precheck.commands import RecheckPage
-    from precheck.models import Instance
     from precheck.deps import Deps
+    from precheck.envelopes import TimerEvent
+    from precheck.models import Instance
     from precheck.settings import Settings
 
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
@@ -72,8 +72,8 @@ def main() -> None:
                                                      + r"/.*"), callback=fake_fc)
 
         def deps(workers: int) -> Deps:
-            return Deps(store=store, invoker=wiring.make_fc_invoker(settings, context), grace_s=30.0, fanout_workers=workers,
-                        page_size=100)
+            return Deps(store=store, invoker=wiring.make_fc_invoker(settings, context), grace_s=30.0,
+                        fanout_workers=workers, page_size=100)
 
         # level 1: the timer event through the real handler
         wiring.use(deps(16))
