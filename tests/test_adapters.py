@@ -11,9 +11,9 @@ import requests
 import responses
 
 from precheck.adapters.credentials import Credentials
-from precheck.adapters.secrets import EnvSecretResolver
 from precheck.adapters.network import SocketNetworkProbe
 from precheck.adapters.oss import Oss2BucketProbe
+from precheck.adapters.secrets import EnvSecretResolver
 from precheck.adapters.sqlserver import PyodbcConnector, classify, connection_string
 from precheck.models import Endpoint
 from precheck.ports import ProbeError, SecretError, SqlError

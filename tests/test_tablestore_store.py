@@ -34,7 +34,6 @@ from tests.fixtures.tablestore import (
     TEST_ACCESS_KEY_SECRET,
     TEST_INSTANCE,
     make_client,
-    tablestore_emulator,  # noqa: F401  (the fixture)
 )
 from tests.helpers import Listener, closed_port
 
