@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,14 +35,6 @@ def ms(seconds: float) -> float:
 
 def emit(name: str, figures: dict[str, Any]) -> None:
     print(json.dumps({"bench": name, **figures}, ensure_ascii=False))
-
-
-def listener() -> socket.socket:
-    """An open loopback port (the kernel completes handshakes from its backlog)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    return sock
 
 
 class EmulatorProcess:

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import EmulatorProcess, emit, listener, median, ms, timed  # noqa: E402
+from _common import EmulatorProcess, emit, median, ms, timed  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "31"))
 
@@ -39,15 +39,17 @@ def main() -> None:
     catalog = json.loads(json.dumps(DEMO_CATALOG))
     catalog["logins"][0]["password"] = password
     emulator = EmulatorProcess(catalog, work)
-    oss, control = listener(), listener()
+    from precheck.testing import Listener
+
+    oss, control = Listener(backlog=1024), Listener(backlog=1024)  # the kernel completes handshakes
     try:
         store = SqliteResultStore(work / "precheck.db")
         invoker = InProcessInvoker(local.DEFAULT, destination_of)
         wiring.use(Deps(store=store, invoker=invoker, grace_s=2.0))
         instance = {"instance_id": "bench", "region": "cn-hangzhou", "server": f"127.0.0.1,{emulator.port}",
                     "user": "backup", "password_ref": "env:BENCH_SQL_PW",
-                    "oss_endpoint": f"127.0.0.1:{oss.getsockname()[1]}",
-                    "control_endpoint": f"127.0.0.1:{control.getsockname()[1]}", "item_timeout_s": 10}
+                    "oss_endpoint": f"127.0.0.1:{oss.port}",
+                    "control_endpoint": f"127.0.0.1:{control.port}", "item_timeout_s": 10}
         register = ApiRequest.build("POST", "/instances", {}, instance).to_bytes()
         start = ApiRequest.build("POST", "/instances/bench/prechecks", {"instance_id": "bench"}, "").to_bytes()
         last = ApiRequest.build("GET", "/instances/bench/prechecks/latest", {"instance_id": "bench"}).to_bytes()
@@ -65,10 +67,10 @@ def main() -> None:
         sql = PyodbcConnector()
 
         def probe_oss() -> None:
-            network.connect(Endpoint(host="127.0.0.1", port=oss.getsockname()[1]), 10)
+            network.connect(Endpoint(host="127.0.0.1", port=oss.port), 10)
 
         def probe_control() -> None:
-            network.connect(Endpoint(host="127.0.0.1", port=control.getsockname()[1]), 10)
+            network.connect(Endpoint(host="127.0.0.1", port=control.port), 10)
 
         def probe_sql() -> None:
             session = sql.connect(Endpoint(host="127.0.0.1", port=emulator.port), "backup", password, 10)
