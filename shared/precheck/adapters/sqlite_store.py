@@ -40,6 +40,8 @@ def path_of(url: str) -> str:
     path = url.split(":", 1)[1]
     if path.startswith("//"):
         path = path[2:]
+        if path.startswith("//"):  # sqlite:////abs/path, SQLAlchemy's spelling of an absolute path
+            path = "/" + path.lstrip("/")
     return path or ":memory:"
 
 
