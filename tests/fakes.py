@@ -55,13 +55,22 @@ class FakeOss:
 SYSTEM_DATABASES = (("master", "SIMPLE"), ("tempdb", "SIMPLE"), ("model", "FULL"), ("msdb", "SIMPLE"))
 
 
+#: `VISIBILITY_SQL`'s row for a sysadmin, for a login with only VIEW ANY DATABASE (public's default), and for
+#: one without it either
+SYSADMIN = {"is_sysadmin": 1, "view_any_database": 1, "alter_any_database": 1, "create_database": 1}
+VIEW_ANY_ONLY = {"is_sysadmin": 0, "view_any_database": 1, "alter_any_database": 0, "create_database": 0}
+NO_VIEW_ANY = {"is_sysadmin": 0, "view_any_database": 0, "alter_any_database": 0, "create_database": 0}
+
+
 class FakeSession:
     """An open session: answers the two queries the checks run, `DATABASES_SQL` with `databases` (the rows of
-    sys.databases the login sees, as (name, state, recovery model)) and `VISIBILITY_SQL` with `can_view_all`;
-    any other query is refused (SqlError kind query). Once closed it answers no more, as the real driver."""
+    sys.databases the login sees, as (name, state, recovery model)) and `VISIBILITY_SQL` with `rights` (its
+    row: is_sysadmin, view_any_database, alter_any_database, create_database, each int 0 or 1); any other
+    query is refused (SqlError kind query). Once closed it answers no more, as the real driver."""
 
-    def __init__(self, databases: list[tuple[str, str, str]], can_view_all: int = 1, error: Exception | None = None):
-        self.databases, self.can_view_all, self.error = databases, can_view_all, error
+    def __init__(self, databases: list[tuple[str, str, str]], rights: dict[str, int] | None = None,
+                 error: Exception | None = None):
+        self.databases, self.rights, self.error = databases, dict(rights or SYSADMIN), error
         self.queries: list[str] = []
         self.closed = False
 
@@ -74,7 +83,7 @@ class FakeSession:
         if sql == DATABASES_SQL:
             return [{"name": n, "state_desc": s, "recovery_model_desc": r} for n, s, r in self.databases]
         if sql == VISIBILITY_SQL:
-            return [{"can_view_all": int(self.can_view_all)}]
+            return [dict(self.rights)]
         raise SqlError("query", f"the fake SQL Server does not answer {sql[:100]!r}")
 
     def close(self) -> None:
@@ -131,11 +140,22 @@ def _session_for(catalog: dict[str, Any], user: str, password: str) -> FakeSessi
         item = {"name": name, "recovery_model": model, **listed.pop(name, {})}
         rows.append((item, name in ("master", "tempdb")))
     rows += [(item, False) for item in listed.values()]
-    sees_all = bool(login.get("sysadmin", False) or login.get("view_any_database", True))
-    visible = [(item["name"], str(item.get("state", "ONLINE")).upper(), str(item.get("recovery_model", "FULL")).upper())
-               for item, always in rows
-               if sees_all or always or str(item.get("owner", "sa")).lower() == login["name"].lower()]
-    return FakeSession(visible, can_view_all=int(sees_all))
+    granted = {" ".join(str(p).upper().split()) for p in login.get("permissions", [])}
+    sysadmin = bool(login.get("sysadmin", False))
+    view_any = sysadmin or bool(login.get("view_any_database", True))
+    alter_any = sysadmin or bool(granted & {"ALTER ANY DATABASE", "CONTROL SERVER"})
+    create_database = alter_any or bool(granted & {"CREATE ANY DATABASE", "CREATE DATABASE"})
+    # sys.databases: master, tempdb, its own and, with VIEW ANY DATABASE, the others; OFFLINE rows only with
+    # ALTER ANY DATABASE or CREATE DATABASE in master (docs/SQLSERVER.md)
+    visible = []
+    for item, always in rows:
+        state = str(item.get("state", "ONLINE")).upper()
+        listed = view_any or always or str(item.get("owner", "sa")).lower() == login["name"].lower()
+        if listed and (state != "OFFLINE" or create_database):
+            visible.append((item["name"], state, str(item.get("recovery_model", "FULL")).upper()))
+    rights = {"is_sysadmin": int(sysadmin), "view_any_database": int(view_any),
+              "alter_any_database": int(alter_any), "create_database": int(create_database)}
+    return FakeSession(visible, rights)
 
 
 class FakeSecrets:

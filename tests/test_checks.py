@@ -8,7 +8,18 @@ from precheck import checks
 from precheck.checks import control_network, database_status, oss_connectivity, recovery_mode
 from precheck.models import ItemStatus
 from precheck.ports import Connected, ProbeError, SqlError
-from tests.fakes import FakeNetwork, FakeOss, FakeSecrets, FakeSession, FakeSql, context, probes
+from tests.fakes import (
+    NO_VIEW_ANY,
+    SYSADMIN,
+    VIEW_ANY_ONLY,
+    FakeNetwork,
+    FakeOss,
+    FakeSecrets,
+    FakeSession,
+    FakeSql,
+    context,
+    probes,
+)
 
 CATALOG = [
     ("master", "ONLINE", "SIMPLE"),
@@ -23,8 +34,8 @@ CATALOG = [
 ]
 
 
-def sql_probes(databases=CATALOG, can_view_all=1):
-    return probes(sql=FakeSql(FakeSession(list(databases), can_view_all)))
+def sql_probes(databases=CATALOG, rights=SYSADMIN):
+    return probes(sql=FakeSql(FakeSession(list(databases), rights)))
 
 
 def test_registry_discovers_the_four_items_in_report_order():
@@ -59,10 +70,52 @@ def test_recovery_mode_passes_when_only_system_databases_are_simple():
 
 def test_recovery_mode_warns_that_a_login_without_view_any_database_may_miss_databases():
     """Without VIEW ANY DATABASE the result may be incomplete, and the item says so."""
-    verdict = recovery_mode.run(context(sql_probes([("master", "ONLINE", "SIMPLE")], can_view_all=0)))
+    verdict = recovery_mode.run(context(sql_probes([("master", "ONLINE", "SIMPLE")], rights=NO_VIEW_ANY)))
     assert verdict.status is ItemStatus.WARNING
     assert "VIEW ANY DATABASE" in verdict.message and "incomplete" in verdict.message
-    assert "GRANT VIEW ANY DATABASE TO [backup]" in verdict.advice
+    assert "databases it does not own" in verdict.message and "OFFLINE databases" in verdict.message
+    assert "GRANT VIEW ANY DATABASE TO [backup]; GRANT CREATE ANY DATABASE TO [backup];" in verdict.advice
+
+
+def test_database_status_never_passes_for_a_login_that_cannot_see_offline_databases():
+    """VIEW ANY DATABASE alone hides OFFLINE rows: a clean result is a WARNING naming the missing permission,
+    the least-privilege GRANT (login quoted as QUOTENAME does) and why CREATE ANY DATABASE; details say
+    what the login holds."""
+    online = [db for db in CATALOG if db[1] == "ONLINE"]
+    verdict = database_status.run(context(sql_probes(online, rights=VIEW_ANY_ONLY), user="ops]team"))
+    assert verdict.status is ItemStatus.WARNING
+    assert verdict.message == (
+        "every visible database is ONLINE, but login 'ops]team' lacks CREATE ANY DATABASE (or ALTER ANY "
+        "DATABASE, or CREATE DATABASE in master), so sys.databases hides OFFLINE databases from it and the "
+        "result may be incomplete")
+    assert "GRANT CREATE ANY DATABASE TO [ops]]team];" in verdict.advice
+    assert "GRANT VIEW ANY DATABASE" not in verdict.advice
+    assert "least permission that makes OFFLINE databases visible" in verdict.advice
+    assert verdict.details["complete"] is False
+    assert verdict.details["login_permissions"] == {"sysadmin": False, "view_any_database": True,
+                                                    "alter_any_database": False,
+                                                    "create_database_in_master": False}
+
+
+@pytest.mark.parametrize("rights", [
+    SYSADMIN,
+    {"is_sysadmin": 0, "view_any_database": 1, "alter_any_database": 0, "create_database": 1},
+    {"is_sysadmin": 0, "view_any_database": 1, "alter_any_database": 1, "create_database": 1},
+], ids=["sysadmin", "view-any+create-database", "view-any+alter-any"])
+def test_a_login_that_sees_every_database_passes(rights):
+    """sysadmin, or VIEW ANY DATABASE with CREATE DATABASE in master (or ALTER ANY DATABASE): complete."""
+    online = [db for db in CATALOG if db[1] == "ONLINE"]
+    verdict = database_status.run(context(sql_probes(online, rights=rights)))
+    assert verdict.status is ItemStatus.PASSED and verdict.details["complete"] is True
+
+
+def test_a_finding_by_a_login_missing_view_any_database_still_says_the_result_may_be_incomplete():
+    """A finding keeps its status, and adds what is hidden and the GRANT."""
+    rights = {"is_sysadmin": 0, "view_any_database": 0, "alter_any_database": 0, "create_database": 1}
+    verdict = database_status.run(context(sql_probes(rights=rights)))
+    assert verdict.status is ItemStatus.FAILED
+    assert "lacks VIEW ANY DATABASE, so sys.databases hides databases it does not own" in verdict.message
+    assert "GRANT VIEW ANY DATABASE TO [backup];" in verdict.advice and "CREATE ANY" not in verdict.advice
 
 
 def test_sql_items_log_in_with_the_resolved_password_and_close_the_session():

@@ -12,8 +12,13 @@ import time
 import pytest
 
 from precheck.adapters.sqlserver import PyodbcConnector
-from precheck.models import Endpoint
+from precheck.checks import database_status
+from precheck.models import CheckRequest, Endpoint, ItemStatus, Outcome
 from precheck.ports import SqlError
+from precheck.runner import run_check
+from tests.fakes import FakeSecrets
+from tests.fakes import instance as fake_instance
+from tests.fakes import probes as fake_probes
 from tests.helpers import Listener
 
 pytestmark = pytest.mark.emulator
@@ -149,7 +154,51 @@ def test_a_login_without_view_any_database_warns_the_result_may_be_incomplete(sq
     for name in ("recovery_mode", "database_status"):
         assert items(view)[name]["status"] == "WARNING"
         assert "may be incomplete" in items(view)[name]["message"]
+        assert "GRANT VIEW ANY DATABASE TO [backup];" in items(view)[name]["advice"]
         assert items(view)[name]["affected"] == []
+
+
+def run_database_status(emulator, user: str) -> Outcome:
+    """database_status, the real check, through PyodbcConnector (pyodbc -> FreeTDS -> TCP) as `user`."""
+    instance = fake_instance(server=f"127.0.0.1,{emulator.port}", user=user)
+    request = CheckRequest(run_id="r1", instance=instance, item="database_status", deadline=time.time() + 60)
+    probes = fake_probes(sql=PyodbcConnector(), secrets=FakeSecrets({"env:SQL_PASSWORD": PASSWORD}))
+    return run_check(database_status.ITEM, request, probes)
+
+
+OPS_LOGIN = "ops]team"  # QUOTENAME doubles the ']'
+ONLINE_AND_OFFLINE = [{"name": "sales", "state": "ONLINE", "recovery_model": "FULL"},
+                      {"name": "archive_2019", "state": "OFFLINE", "recovery_model": "FULL"}]
+
+
+def test_a_login_with_only_view_any_database_never_gets_a_false_pass(sqlserver_emulator):
+    """VIEW ANY DATABASE alone (public's default) does not show OFFLINE databases in sys.databases: the
+    login sees only ONLINE ones, and database_status must not PASS; it warns, naming the least-privilege
+    GRANT. (Before the fix this was PASSED: completeness was read from VIEW ANY DATABASE alone.)"""
+    emulator = sqlserver_emulator({"logins": [{"name": OPS_LOGIN, "password": PASSWORD}],
+                                   "databases": ONLINE_AND_OFFLINE})
+    outcome = run_database_status(emulator, OPS_LOGIN)
+    assert outcome.status is ItemStatus.WARNING, outcome.message
+    assert outcome.affected == []
+    assert "OFFLINE databases" in outcome.message and "may be incomplete" in outcome.message
+    assert "GRANT CREATE ANY DATABASE TO [ops]]team];" in outcome.advice
+    assert outcome.details["login_permissions"] == {"sysadmin": False, "view_any_database": True,
+                                                    "alter_any_database": False,
+                                                    "create_database_in_master": False}
+
+
+@pytest.mark.parametrize("login", [{"permissions": ["CREATE ANY DATABASE"]}, {"sysadmin": True}],
+                         ids=["create-any-database", "sysadmin"])
+def test_a_login_that_sees_offline_databases_fails_naming_them(sqlserver_emulator, login):
+    """The same instance, with the login granted CREATE ANY DATABASE (or a sysadmin): FAILED, naming the
+    OFFLINE database, and no note about missing permissions."""
+    emulator = sqlserver_emulator({"logins": [{"name": OPS_LOGIN, "password": PASSWORD, **login}],
+                                   "databases": ONLINE_AND_OFFLINE})
+    outcome = run_database_status(emulator, OPS_LOGIN)
+    assert outcome.status is ItemStatus.FAILED, outcome.message
+    assert [(db.name, db.state) for db in outcome.affected] == [("archive_2019", "OFFLINE")]
+    assert "incomplete" not in outcome.message and "GRANT" not in (outcome.advice or "")
+    assert outcome.details["complete"] is True
 
 
 @pytest.mark.parametrize("password", ["a}b", "}", "ab}", "{ab", "a;b", "a=b", "p w", "a}b}c", "销售-Pässwörd"])

@@ -29,12 +29,16 @@ DATABASES = [
     {"name": "reporting", "recovery_model": "SIMPLE"},
     {"name": "archive", "state": "OFFLINE", "recovery_model": "SIMPLE", "owner": "auditor"},
     {"name": "销售数据 O'Brien]; --", "state": "RECOVERY_PENDING", "recovery_model": "BULK_LOGGED"},
+    {"name": "audit_log", "recovery_model": "FULL", "owner": "auditor"},
 ]
 CATALOG = {
     "logins": [{"name": "backup", "password": PASSWORD, "sysadmin": True},
-               {"name": "auditor", "password": PASSWORD, "view_any_database": False}],
+               {"name": "auditor", "password": PASSWORD, "view_any_database": False},
+               {"name": "operator", "password": PASSWORD},
+               {"name": "creator", "password": PASSWORD, "permissions": ["CREATE ANY DATABASE"]}],
     "databases": DATABASES,
 }
+RIGHTS = (("is_sysadmin", int), ("view_any_database", int), ("alter_any_database", int), ("create_database", int))
 SYSTEM_ROWS = [("master", "ONLINE", "SIMPLE"), ("tempdb", "ONLINE", "SIMPLE"), ("model", "ONLINE", "FULL"),
                ("msdb", "ONLINE", "SIMPLE")]
 
@@ -71,7 +75,8 @@ def types(found: list[dict]) -> set[tuple[tuple[str, type], ...]]:
 
 
 def test_the_catalog_queries_answer_the_same_rows_keys_and_types(server):
-    """A sysadmin sees every database, system ones included, as rows of three strings; can_view_all is int 1."""
+    """A sysadmin sees every database, system ones included, as rows of three strings; the visibility row is
+    four int 1s."""
     started = server(CATALOG)
     session = started.connector.connect(started.endpoint, "backup", PASSWORD, 3)
     try:
@@ -81,19 +86,41 @@ def test_the_catalog_queries_answer_the_same_rows_keys_and_types(server):
     expected = SYSTEM_ROWS + [(db["name"], db.get("state", "ONLINE"), db["recovery_model"]) for db in DATABASES]
     assert sorted((row["name"], row["state_desc"], row["recovery_model_desc"]) for row in databases) == sorted(expected)
     assert types(databases) == {(("name", str), ("state_desc", str), ("recovery_model_desc", str))}
-    assert visibility == [{"can_view_all": 1}] and types(visibility) == {(("can_view_all", int),)}
+    assert visibility == [{"is_sysadmin": 1, "view_any_database": 1, "alter_any_database": 1, "create_database": 1}]
+    assert types(visibility) == {RIGHTS}
 
 
-def test_a_login_without_view_any_database_sees_master_tempdb_and_its_own(server):
-    """Without VIEW ANY DATABASE a login sees master, tempdb and the databases it owns; can_view_all is 0."""
+def test_a_login_without_view_any_database_sees_master_tempdb_and_its_own_online_ones(server):
+    """Without VIEW ANY DATABASE a login sees master, tempdb and the databases it owns, except OFFLINE ones;
+    the visibility row is all 0."""
     started = server(CATALOG)
     session = started.connector.connect(started.endpoint, "auditor", PASSWORD, 3)
     try:
         databases, visibility = session.query(DATABASES_SQL), session.query(VISIBILITY_SQL)
     finally:
         session.close()
-    assert sorted(row["name"] for row in databases) == ["archive", "master", "tempdb"]
-    assert visibility == [{"can_view_all": 0}] and types(visibility) == {(("can_view_all", int),)}
+    assert sorted(row["name"] for row in databases) == ["audit_log", "master", "tempdb"]
+    assert visibility == [{"is_sysadmin": 0, "view_any_database": 0, "alter_any_database": 0, "create_database": 0}]
+    assert types(visibility) == {RIGHTS}
+
+
+@pytest.mark.parametrize("user, offline_seen, rights", [
+    ("operator", False, {"is_sysadmin": 0, "view_any_database": 1, "alter_any_database": 0, "create_database": 0}),
+    ("creator", True, {"is_sysadmin": 0, "view_any_database": 1, "alter_any_database": 0, "create_database": 1}),
+])
+def test_offline_databases_are_seen_only_with_create_any_database(server, user, offline_seen, rights):
+    """VIEW ANY DATABASE alone (public's default) shows every database but the OFFLINE ones; CREATE ANY
+    DATABASE shows those too, and answers create_database 1."""
+    started = server(CATALOG)
+    session = started.connector.connect(started.endpoint, user, PASSWORD, 3)
+    try:
+        databases, visibility = session.query(DATABASES_SQL), session.query(VISIBILITY_SQL)
+    finally:
+        session.close()
+    everything = [row[0] for row in SYSTEM_ROWS] + [db["name"] for db in DATABASES]
+    expected = everything if offline_seen else [name for name in everything if name != "archive"]
+    assert sorted(row["name"] for row in databases) == sorted(expected)
+    assert visibility == [rights] and types(visibility) == {RIGHTS}
 
 
 def test_a_wrong_password_is_a_login_error_naming_the_user_not_the_password(server):
@@ -118,7 +145,7 @@ def test_close_can_be_called_twice_and_ends_the_session(server):
     """close() can be called, and again; a closed session answers no query (SqlError)."""
     started = server(CATALOG)
     session = started.connector.connect(started.endpoint, "backup", PASSWORD, 3)
-    assert session.query(VISIBILITY_SQL) == [{"can_view_all": 1}]
+    assert session.query(VISIBILITY_SQL)[0]["is_sysadmin"] == 1
     session.close()
     session.close()
     with pytest.raises(SqlError):

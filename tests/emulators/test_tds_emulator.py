@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -185,6 +186,76 @@ def test_login_without_view_any_database_sees_only_its_own(sqlserver_emulator):
         can_view_all = cnxn.execute(PRODUCT_QUERIES["permission"]).fetchval()
     assert names == ["master", "tempdb", "mine"]
     assert can_view_all == 0
+
+
+VISIBILITY = ("SELECT IS_SRVROLEMEMBER('sysadmin') AS sa, HAS_PERMS_BY_NAME(NULL, NULL, 'VIEW ANY DATABASE') AS v, "
+              "HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY DATABASE') AS a, "
+              "HAS_PERMS_BY_NAME(NULL, NULL, 'CREATE ANY DATABASE') AS c, "
+              "HAS_PERMS_BY_NAME('master', 'DATABASE', 'CREATE DATABASE') AS m")
+OFFLINE_CATALOG = [{"name": "sales"}, {"name": "hr", "state": "OFFLINE"}, {"name": "mine", "owner": "low"},
+                   {"name": "mine_off", "state": "OFFLINE", "owner": "low"}]
+
+
+def sees(emulator, login: dict) -> tuple[list[str], tuple]:
+    """(the names `login` sees in sys.databases, its (sysadmin, VIEW ANY, ALTER ANY, CREATE ANY, CREATE
+    DATABASE in master) answers), through pyodbc."""
+    with connect(emulator, user=login["name"], password="pw") as cnxn:
+        names = [r[0] for r in cnxn.execute(PRODUCT_QUERIES["databases"])]
+        rights = tuple(cnxn.execute(VISIBILITY).fetchone())
+    return names, rights
+
+
+@pytest.mark.parametrize("login, names, rights", [
+    # sysadmin: everything
+    ({"sysadmin": True}, ["master", "tempdb", "model", "msdb", "sales", "hr", "mine", "mine_off"], (1, 1, 1, 1, 1)),
+    # VIEW ANY DATABASE only (public's default): every database except the OFFLINE ones
+    ({}, ["master", "tempdb", "model", "msdb", "sales", "mine"], (0, 1, 0, 0, 0)),
+    # CREATE ANY DATABASE makes the OFFLINE rows visible, and implies CREATE DATABASE in master
+    ({"permissions": ["CREATE ANY DATABASE"]},
+     ["master", "tempdb", "model", "msdb", "sales", "hr", "mine", "mine_off"], (0, 1, 0, 1, 1)),
+    # ALTER ANY DATABASE implies CREATE ANY DATABASE
+    ({"permissions": ["ALTER ANY DATABASE"]},
+     ["master", "tempdb", "model", "msdb", "sales", "hr", "mine", "mine_off"], (0, 1, 1, 1, 1)),
+    # CREATE DATABASE in master does too, without implying the server permissions
+    ({"permissions": ["create   database"]},
+     ["master", "tempdb", "model", "msdb", "sales", "hr", "mine", "mine_off"], (0, 1, 0, 0, 1)),
+    # CONTROL SERVER implies ALTER ANY DATABASE
+    ({"permissions": ["CONTROL SERVER"]},
+     ["master", "tempdb", "model", "msdb", "sales", "hr", "mine", "mine_off"], (0, 1, 1, 1, 1)),
+    # an unrelated permission changes nothing
+    ({"permissions": ["VIEW SERVER STATE"]}, ["master", "tempdb", "model", "msdb", "sales", "mine"], (0, 1, 0, 0, 0)),
+    # no VIEW ANY DATABASE: master, tempdb and its own, and an own OFFLINE one only with CREATE ANY DATABASE
+    ({"view_any_database": False}, ["master", "tempdb", "mine"], (0, 0, 0, 0, 0)),
+    ({"view_any_database": False, "permissions": ["CREATE ANY DATABASE"]},
+     ["master", "tempdb", "mine", "mine_off"], (0, 0, 0, 1, 1)),
+], ids=["sysadmin", "view-any-only", "create-any", "alter-any", "create-database-in-master", "control-server",
+        "view-server-state", "no-view-any", "no-view-any-create-any"])
+def test_sys_databases_shows_offline_rows_only_to_logins_that_may_see_them(sqlserver_emulator, login, names,
+                                                                          rights):
+    """sys.databases hides OFFLINE rows from low-privileged logins (ALTER ANY DATABASE, CREATE ANY DATABASE or
+    CREATE DATABASE in master show them), and HAS_PERMS_BY_NAME / IS_SRVROLEMEMBER answer from the login."""
+    emulator = sqlserver_emulator(catalog(logins=[{"name": "low", "password": "pw", **login}],
+                                          databases=OFFLINE_CATALOG))
+    assert sees(emulator, {"name": "low"}) == (names, rights)
+
+
+def test_sys_database_recovery_status_follows_the_same_visibility(sqlserver_emulator):
+    """The views derived from sys.databases hide the same rows."""
+    emulator = sqlserver_emulator(catalog(logins=[{"name": "low", "password": "pw"}], databases=OFFLINE_CATALOG))
+    with connect(emulator, user="low", password="pw") as cnxn:
+        ids = [r[0] for r in cnxn.execute("SELECT database_id FROM sys.database_recovery_status ORDER BY 1")]
+    assert ids == [1, 2, 3, 4, 5, 7]
+
+
+@pytest.mark.parametrize("permissions, message", [
+    (["ALTER ANY DATABSE"], "unknown permission(s) ALTER ANY DATABSE"),
+    (["VIEW ANY DATABASE"], "VIEW ANY DATABASE is set with view_any_database"),
+    ("CREATE ANY DATABASE", "must be a list"),
+])
+def test_unknown_permission_names_are_rejected(permissions, message):
+    """A misspelt permission is a CatalogError, not a login that silently lacks it."""
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        Catalog.from_dict(catalog(logins=[{"name": "low", "password": "pw", "permissions": permissions}]))
 
 
 # ---- fault modes ----------------------------------------------------------------------------------------------

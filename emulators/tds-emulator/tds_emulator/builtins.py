@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import sqltypes as t
+from .catalog import SERVER_PERMISSIONS
 from .results import SqlError
 from .system_tables import can_see
 
@@ -68,20 +69,22 @@ def register(connection: sqlite3.Connection, session: Session) -> None:
         return globals_[key]
 
     def has_perms_by_name(securable, securable_class, permission, *_rest):
-        permission = (permission or "").upper()
-        if securable is None and securable_class is None:
-            if login.sysadmin:
+        permission = " ".join((permission or "").upper().split())
+        if securable is None and securable_class is None:  # a server permission
+            if login.sysadmin or permission == "CONNECT SQL":
                 return 1
-            if permission == "VIEW ANY DATABASE":
-                return int(login.view_any_database)
-            return int(permission in ("CONNECT SQL",))
+            if permission in SERVER_PERMISSIONS or permission == "VIEW ANY DATABASE":
+                return int(permission != "CREATE DATABASE" and login.has_permission(permission))
+            return 0
         if str(securable_class or "").upper() == "DATABASE":
             db = catalog.database(str(securable))
             if db is None:
                 return None
             if login.sysadmin or db.owner.lower() == login.name.lower():
                 return 1
-            if not can_see(login, db):
+            if permission == "CREATE DATABASE":  # granted in master; CREATE ANY DATABASE implies it
+                return int(db.name.lower() == "master" and login.has_permission("CREATE DATABASE"))
+            if not can_see(login, db, session.database):
                 return 0
             return int(permission in ("CONNECT", "VIEW DATABASE STATE") and db.name in ("master", "tempdb"))
         return int(login.sysadmin)

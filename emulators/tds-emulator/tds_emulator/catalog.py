@@ -19,6 +19,31 @@ SYSTEM_DATABASES = (("master", "SIMPLE"), ("tempdb", "SIMPLE"), ("model", "FULL"
 DEFAULT_CREATE_DATE = datetime(2003, 4, 8, 9, 13, 36, 390000)
 MAX_IDENTIFIER = 128
 
+#: SQL Server's server-level permissions, each with the server permission that implies it (DENY Server
+#: Permissions, "Implied by server permission":
+#: https://learn.microsoft.com/sql/t-sql/statements/deny-server-permissions-transact-sql). CONTROL SERVER
+#: implies them all. "CREATE DATABASE" is the database permission in master, implied by CREATE ANY DATABASE
+#: (https://learn.microsoft.com/sql/t-sql/statements/deny-database-permissions-transact-sql). VIEW ANY
+#: DATABASE is a login's ``view_any_database`` flag, not a list entry.
+SERVER_PERMISSIONS = {
+    "ADMINISTER BULK OPERATIONS": "CONTROL SERVER", "ALTER ANY AVAILABILITY GROUP": "CONTROL SERVER",
+    "ALTER ANY CONNECTION": "CONTROL SERVER", "ALTER ANY CREDENTIAL": "CONTROL SERVER",
+    "ALTER ANY DATABASE": "CONTROL SERVER", "ALTER ANY ENDPOINT": "CONTROL SERVER",
+    "ALTER ANY EVENT NOTIFICATION": "CONTROL SERVER", "ALTER ANY EVENT SESSION": "CONTROL SERVER",
+    "ALTER ANY LINKED SERVER": "CONTROL SERVER", "ALTER ANY LOGIN": "CONTROL SERVER",
+    "ALTER ANY SERVER AUDIT": "CONTROL SERVER", "ALTER ANY SERVER ROLE": "CONTROL SERVER",
+    "ALTER RESOURCES": "CONTROL SERVER", "ALTER SERVER STATE": "CONTROL SERVER",
+    "ALTER SETTINGS": "CONTROL SERVER", "ALTER TRACE": "CONTROL SERVER", "AUTHENTICATE SERVER": "CONTROL SERVER",
+    "CONNECT ANY DATABASE": "CONTROL SERVER", "CONNECT SQL": "CONTROL SERVER", "CONTROL SERVER": "CONTROL SERVER",
+    "CREATE ANY DATABASE": "ALTER ANY DATABASE", "CREATE AVAILABILITY GROUP": "ALTER ANY AVAILABILITY GROUP",
+    "CREATE DDL EVENT NOTIFICATION": "ALTER ANY EVENT NOTIFICATION", "CREATE ENDPOINT": "ALTER ANY ENDPOINT",
+    "CREATE SERVER ROLE": "ALTER ANY SERVER ROLE", "CREATE TRACE EVENT NOTIFICATION": "ALTER ANY EVENT NOTIFICATION",
+    "EXTERNAL ACCESS ASSEMBLY": "CONTROL SERVER", "IMPERSONATE ANY LOGIN": "CONTROL SERVER",
+    "SELECT ALL USER SECURABLES": "CONTROL SERVER", "SHUTDOWN": "CONTROL SERVER", "UNSAFE ASSEMBLY": "CONTROL SERVER",
+    "VIEW ANY DEFINITION": "CONTROL SERVER", "VIEW SERVER STATE": "ALTER SERVER STATE",
+    "CREATE DATABASE": "CREATE ANY DATABASE",
+}
+
 
 class CatalogError(ValueError):
     """The catalog JSON is malformed or inconsistent."""
@@ -33,6 +58,30 @@ class Login:
     sysadmin: bool = False
     view_any_database: bool = True
     default_database: str = "master"
+    #: Server-level permissions granted to the login (names of SERVER_PERMISSIONS, upper case).
+    permissions: frozenset[str] = frozenset()
+
+    def has_permission(self, permission: str) -> bool:
+        """Whether the login holds a server permission (or "CREATE DATABASE" in master), directly or implied
+        by one it holds; sysadmin holds them all. VIEW ANY DATABASE is ``view_any_database``."""
+        permission = " ".join(permission.upper().split())
+        if self.sysadmin:
+            return True
+        if permission == "VIEW ANY DATABASE":
+            return self.view_any_database
+        while permission in SERVER_PERMISSIONS:
+            if permission in self.permissions:
+                return True
+            implied_by = SERVER_PERMISSIONS[permission]
+            if implied_by == permission:
+                return False
+            permission = implied_by
+        return False
+
+    def sees_offline_databases(self) -> bool:
+        """sys.databases shows OFFLINE databases only to logins with ALTER ANY DATABASE or CREATE DATABASE in
+        master (https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql)."""
+        return self.has_permission("ALTER ANY DATABASE") or self.has_permission("CREATE DATABASE")
 
 
 @dataclass(frozen=True)
@@ -158,13 +207,23 @@ def _require(item: Any, what: str) -> dict[str, Any]:
 
 def _login(item: Any) -> Login:
     item = _require(item, "login")
-    unknown = set(item) - {"name", "password", "sysadmin", "view_any_database", "default_database"}
+    unknown = set(item) - {"name", "password", "sysadmin", "view_any_database", "default_database", "permissions"}
     if unknown:
         raise CatalogError(f"login {item['name']!r}: unknown key(s) {', '.join(sorted(unknown))}")
+    raw = item.get("permissions", [])
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise CatalogError(f"login {item['name']!r}: permissions must be a list of permission names")
+    permissions = frozenset(" ".join(p.upper().split()) for p in raw)
+    if "VIEW ANY DATABASE" in permissions:
+        raise CatalogError(f"login {item['name']!r}: VIEW ANY DATABASE is set with view_any_database, "
+                           "not in permissions")
+    unknown = permissions - set(SERVER_PERMISSIONS)
+    if unknown:
+        raise CatalogError(f"login {item['name']!r}: unknown permission(s) {', '.join(sorted(unknown))}")
     return Login(name=item["name"], password=str(item.get("password", "")),
                  sysadmin=bool(item.get("sysadmin", False)),
                  view_any_database=bool(item.get("view_any_database", True)),
-                 default_database=str(item.get("default_database", "master")))
+                 default_database=str(item.get("default_database", "master")), permissions=permissions)
 
 
 def _parse_date(value: Any, what: str) -> datetime | None:

@@ -102,7 +102,8 @@ class Session:
         self._db.execute(f'CREATE TABLE "{schema}"."{name}" ({columns})')
         marks = ", ".join("?" for _ in table.columns)
         self._db.executemany(f'INSERT INTO "{schema}"."{name}" VALUES ({marks})',
-                             (tuple(to_sqlite(v) for v in row) for row in table.rows(self.catalog, self.login)))
+                             (tuple(to_sqlite(v) for v in row)
+                              for row in table.rows(self.catalog, self.login, self.database)))
         self._loaded.add(key)
 
     def _resolve(self, table: exp.Table) -> SystemTable:
@@ -184,7 +185,16 @@ class Session:
         if db.state != "ONLINE":
             raise SqlError(942, f"Database '{db.name}' cannot be opened because it is {db.state.lower()}.", 14, 4)
         old, self.database = self.database, db.name
+        self._forget_server_views()
         return StatementResult(database_change=(db.name, old))
+
+    def _forget_server_views(self) -> None:
+        """Drop the loaded sys.* views: what they show depends on the current database (sys.databases always
+        shows the one the session is connected to), so they are filled again when next named."""
+        for key in [k for k in self._loaded if k.startswith("sys.")]:
+            schema, name = TABLES[key].sqlite_location
+            self._db.execute(f'DROP TABLE "{schema}"."{name}"')
+            self._loaded.discard(key)
 
     def _query(self, statement: exp.Expression, params: dict[str, Any]) -> StatementResult:
         statement = statement.copy()

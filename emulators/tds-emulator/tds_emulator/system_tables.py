@@ -1,6 +1,6 @@
 """The catalog views and tables the emulator serves, each declared in one place.
 
-To add a table: write a ``rows(catalog, login)`` function and call ``register(SystemTable(...))``. The
+To add a table: write a ``rows(catalog, login, current_database)`` function and call ``register(SystemTable(...))``. The
 engine creates it in SQLite the first time a query names it. Names are T-SQL names: ``sys.<view>`` for
 server-wide catalog views, ``<database>.<schema>.<table>`` for tables in a database (``msdb.dbo.backupset``).
 """
@@ -27,7 +27,8 @@ class Column:
 class SystemTable:
     name: str
     columns: tuple[Column, ...]
-    rows: Callable[[Catalog, Login], Iterable[tuple]]
+    #: rows(catalog, login, current database): the rows as that session sees them.
+    rows: Callable[[Catalog, Login, str], Iterable[tuple]]
 
     @property
     def sqlite_location(self) -> tuple[str, str]:
@@ -46,22 +47,32 @@ def register(table: SystemTable) -> SystemTable:
     return table
 
 
-def can_see(login: Login, db: Database) -> bool:
-    """Whether a login sees a database in sys.databases: with VIEW ANY DATABASE (or sysadmin) all of
-    them, otherwise master, tempdb and the databases it owns."""
-    return (login.sysadmin or login.view_any_database or db.name in ("master", "tempdb")
-            or db.owner.lower() == login.name.lower())
+def can_see(login: Login, db: Database, current: str | None = None) -> bool:
+    """Whether a login sees a database's row in sys.databases, as SQL Server documents it
+    (https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql,
+    "Permissions"): sysadmin sees all of them; any other login sees master, tempdb, the databases it owns,
+    the one it is connected to (`current`) and, with VIEW ANY DATABASE, every other one -- except that "if a
+    database is OFFLINE, the corresponding row isn't visible to low-privileged users": an OFFLINE row needs
+    ALTER ANY DATABASE or CREATE DATABASE in master (which CREATE ANY DATABASE implies).
+
+    ``view_any_database: false`` stands for VIEW ANY DATABASE denied (or revoked from public), so ALTER ANY
+    DATABASE / CREATE DATABASE do not show the other databases by themselves."""
+    if login.sysadmin:
+        return True
+    listed = (login.view_any_database or db.name in ("master", "tempdb") or db.owner.lower() == login.name.lower()
+              or (current is not None and db.name.lower() == current.lower()))
+    return listed and (db.state != "OFFLINE" or login.sees_offline_databases())
 
 
-def visible_databases(catalog: Catalog, login: Login):
-    """The databases a login sees in sys.databases, in database_id order."""
+def visible_databases(catalog: Catalog, login: Login, current: str | None = None):
+    """The databases a login connected to `current` sees in sys.databases, in database_id order."""
     for db in catalog.databases:
-        if can_see(login, db):
+        if can_see(login, db, current):
             yield db
 
 
-def _databases(catalog: Catalog, login: Login):
-    for db in visible_databases(catalog, login):
+def _databases(catalog: Catalog, login: Login, current: str):
+    for db in visible_databases(catalog, login, current):
         yield (db.name, db.database_id, db.state, DATABASE_STATES[db.state], db.recovery_model,
                RECOVERY_MODELS[db.recovery_model], db.is_read_only, db.log_reuse_wait_desc,
                db.create_date, db.owner, 150, 0)
@@ -83,8 +94,8 @@ register(SystemTable("sys.databases", (
 ), _databases))
 
 
-def _recovery_status(catalog: Catalog, login: Login):
-    for db in visible_databases(catalog, login):
+def _recovery_status(catalog: Catalog, login: Login, current: str):
+    for db in visible_databases(catalog, login, current):
         yield db.database_id, db.last_log_backup_lsn
 
 
@@ -94,7 +105,7 @@ register(SystemTable("sys.database_recovery_status", (
 ), _recovery_status))
 
 
-def _backupset(catalog: Catalog, login: Login):
+def _backupset(catalog: Catalog, login: Login, current: str):
     for index, b in enumerate(catalog.backups, start=1):
         yield (index, b.database_name, b.type, b.is_copy_only, b.first_lsn, b.last_lsn,
                b.database_backup_lsn, b.user_name, b.backup_start_date, b.backup_finish_date, index)
@@ -115,7 +126,7 @@ register(SystemTable("msdb.dbo.backupset", (
 ), _backupset))
 
 
-def _mediaset(catalog: Catalog, login: Login):
+def _mediaset(catalog: Catalog, login: Login, current: str):
     for index, b in enumerate(catalog.backups, start=1):
         yield index, b.software_name
 

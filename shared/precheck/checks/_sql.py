@@ -5,7 +5,7 @@ The queries name no database: nothing a user controls is ever part of the SQL te
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError
@@ -14,13 +14,62 @@ from . import CheckContext, Verdict
 SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
 
 DATABASES_SQL = "SELECT name, state_desc, recovery_model_desc FROM sys.databases"
-VISIBILITY_SQL = "SELECT HAS_PERMS_BY_NAME(NULL, NULL, 'VIEW ANY DATABASE') AS can_view_all"
+
+# What decides which rows of sys.databases the login sees (docs/SQLSERVER.md has the rules and sources).
+# https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql:
+#   "If a database is OFFLINE, the corresponding row isn't visible to low-privileged users. To see the
+#   corresponding row if the database is OFFLINE, a user must have at least the ALTER ANY DATABASE
+#   server-level permission, or the CREATE DATABASE permission in the master database."
+# and without VIEW ANY DATABASE a login sees only master, tempdb, the databases it owns and the one it is
+# connected to. CREATE ANY DATABASE implies CREATE DATABASE in master, and ALTER ANY DATABASE implies
+# CREATE ANY DATABASE (https://learn.microsoft.com/sql/t-sql/statements/deny-database-permissions-transact-sql,
+# https://learn.microsoft.com/sql/t-sql/statements/deny-server-permissions-transact-sql).
+VISIBILITY_SQL = ("SELECT IS_SRVROLEMEMBER('sysadmin') AS is_sysadmin, "
+                  "HAS_PERMS_BY_NAME(NULL, NULL, 'VIEW ANY DATABASE') AS view_any_database, "
+                  "HAS_PERMS_BY_NAME(NULL, NULL, 'ALTER ANY DATABASE') AS alter_any_database, "
+                  "HAS_PERMS_BY_NAME('master', 'DATABASE', 'CREATE DATABASE') AS create_database")
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What the login holds of what shows rows of sys.databases (each True only when the server said 1)."""
+
+    sysadmin: bool = False
+    view_any_database: bool = False
+    alter_any_database: bool = False
+    create_database: bool = False  # CREATE DATABASE in master (implied by CREATE ANY / ALTER ANY DATABASE)
+
+    @classmethod
+    def of(cls, rows: list[dict]) -> Visibility:
+        row = rows[0] if rows else {}
+        return cls(*(row.get(key) == 1 for key in ("is_sysadmin", "view_any_database", "alter_any_database",
+                                                   "create_database")))
+
+    @property
+    def sees_offline(self) -> bool:
+        return self.sysadmin or self.alter_any_database or self.create_database
+
+    @property
+    def sees_unowned(self) -> bool:
+        return self.sysadmin or self.view_any_database
+
+    @property
+    def complete(self) -> bool:
+        """Every database has its row: sysadmin, or VIEW ANY DATABASE and a permission that shows OFFLINE rows.
+        (Stricter than SQL Server's rule, which shows every row to ALTER ANY DATABASE or CREATE DATABASE alone
+        unless VIEW ANY DATABASE is denied: HAS_PERMS_BY_NAME cannot tell which, so both are required.)"""
+        return self.sees_unowned and self.sees_offline
+
+    def details(self) -> dict[str, bool]:
+        return {"sysadmin": self.sysadmin, "view_any_database": self.view_any_database,
+                "alter_any_database": self.alter_any_database, "create_database_in_master": self.create_database}
 
 
 @dataclass
 class DatabaseCatalog:
     databases: list[AffectedDatabase]
     complete: bool  # False when the login may not see every database
+    visibility: Visibility = field(default_factory=Visibility)
 
 
 def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
@@ -30,20 +79,19 @@ def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
     session = ctx.probes.sql().connect(instance.sql_endpoint(), instance.user, password, timeout=ctx.remaining())
     try:
         rows = session.query(DATABASES_SQL)
-        visibility = session.query(VISIBILITY_SQL)
+        visibility = Visibility.of(session.query(VISIBILITY_SQL))
     finally:
         session.close()
     databases = [
         AffectedDatabase(name=row["name"], state=row["state_desc"], recovery_model=row["recovery_model_desc"])
         for row in rows
     ]
-    complete = bool(visibility and visibility[0].get("can_view_all") == 1)
-    return DatabaseCatalog(databases=databases, complete=complete)
+    return DatabaseCatalog(databases=databases, complete=visibility.complete, visibility=visibility)
 
 
 _CONNECT_ADVICE = {
-    "login": "Check the login name and the password its password_ref points to; the login needs VIEW ANY DATABASE "
-             "(or sysadmin) to see every database.",
+    "login": "Check the login name and the password its password_ref points to; to see every database the login "
+             "needs VIEW ANY DATABASE and CREATE ANY DATABASE (or sysadmin): see docs/SQLSERVER.md.",
     "dns": "Check the server name: it does not resolve from the function's VPC.",
     "refused": "Check that SQL Server listens on TCP at that address and port (SQL Server Configuration Manager, "
                "TCP/IP enabled) and that the security group allows the function's vSwitch.",
@@ -72,22 +120,42 @@ def verdict(ctx: CheckContext, catalog: DatabaseCatalog, *, found: list[Affected
             visible_clean_message: str) -> Verdict:
     """The verdict of a SQL item: its finding when `found` is not empty, PASSED otherwise; either way, a
     login that may not see every database says so (a clean result becomes a WARNING)."""
-    details = {"databases_seen": len(catalog.databases), "complete": catalog.complete}
+    details = {"databases_seen": len(catalog.databases), "complete": catalog.complete,
+               "login_permissions": catalog.visibility.details()}
     if found:
         message, advice = finding_message, finding_advice
         if not catalog.complete:
-            note, grant = incomplete_note(ctx)
+            note, grant = incomplete_note(ctx, catalog.visibility)
             message, advice = f"{message}; {note}", f"{advice} {grant}"
         return Verdict(finding_status, message, affected=found, advice=advice, details=details)
     if not catalog.complete:
-        note, grant = incomplete_note(ctx)
+        note, grant = incomplete_note(ctx, catalog.visibility)
         return Verdict(ItemStatus.WARNING, f"{visible_clean_message}, but {note}", advice=grant, details=details)
     return Verdict(ItemStatus.PASSED, clean_message, details=details)
 
 
-def incomplete_note(ctx: CheckContext) -> tuple[str, str]:
-    user = ctx.instance.user
-    return (
-        f"login '{user}' lacks VIEW ANY DATABASE, so the result may be incomplete",
-        f"Grant it: GRANT VIEW ANY DATABASE TO [{user.replace(']', ']]')}]; (or use a sysadmin login).",
-    )
+def quote_name(name: str) -> str:
+    """`name` as T-SQL's QUOTENAME writes it: in brackets, each ']' doubled."""
+    return f"[{name.replace(']', ']]')}]"
+
+
+def incomplete_note(ctx: CheckContext, visibility: Visibility) -> tuple[str, str]:
+    """(what the login misses and why the result may be incomplete, the least-privilege GRANTs that fix it)."""
+    user, login = ctx.instance.user, quote_name(ctx.instance.user)
+    missing, hidden, grants = [], [], []
+    if not visibility.sees_unowned:
+        missing.append("VIEW ANY DATABASE")
+        hidden.append("databases it does not own")
+        grants.append(f"GRANT VIEW ANY DATABASE TO {login};")
+    if not visibility.sees_offline:
+        missing.append("CREATE ANY DATABASE (or ALTER ANY DATABASE, or CREATE DATABASE in master)")
+        hidden.append("OFFLINE databases")
+        grants.append(f"GRANT CREATE ANY DATABASE TO {login};")
+    note = (f"login '{user}' lacks {' and '.join(missing)}, so sys.databases hides {' and '.join(hidden)} from it "
+            "and the result may be incomplete")
+    advice = f"Grant it (in master): {' '.join(grants)}"
+    if not visibility.sees_offline:
+        advice += (" CREATE ANY DATABASE is the least permission that makes OFFLINE databases visible in "
+                   "sys.databases; ALTER ANY DATABASE would too, but also lets the login alter and drop every "
+                   "database.")
+    return note, f"{advice} Or use a sysadmin login."
