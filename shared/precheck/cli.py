@@ -45,17 +45,13 @@ class Session:
         self.functions: Functions = wiring.functions(self.settings)
         wiring.use(self.deps)
 
-    def call_api(self, function: str, method: str, path: str, path_parameters: dict[str, str],
-                 body: dict | None = None) -> tuple[int, dict]:
-        from .envelopes import ApiRequest, ApiResponse
-
-        event = ApiRequest.build(method, path, path_parameters, body)
-        answer = ApiResponse.model_validate_json(self.functions.call(function, event.to_bytes()))
+    def call_api(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        """A request of the HTTP API, answered by the function its route names (as `precheck serve` does)."""
+        answer = self.functions.request(method, path, body)
         return answer.statusCode, answer.json_body()
 
     def last_result(self, instance_id: str) -> tuple[int, dict]:
-        return self.call_api("get_last_result", "GET", f"/instances/{instance_id}/prechecks/latest",
-                             {"instance_id": instance_id})
+        return self.call_api("GET", f"/instances/{instance_id}/prechecks/latest")
 
     def drain(self, timeout: float) -> None:
         drain = getattr(self.deps.invoker, "drain", None)
@@ -101,7 +97,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ValidationError as error:
         raise UsageError(describe_validation(error)) from None
     session = Session(settings)
-    status, body = session.call_api("start_precheck", "POST", "/instances", {}, instance.model_dump())
+    status, body = session.call_api("POST", "/instances", instance.model_dump())
     if status >= 400:
         raise UsageError(body.get("error", f"start failed with HTTP {status}"))
     deadline = body["run"]["deadline"]

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from .adapters.credentials import Credentials
 
 
-
 class Deps:
     def __init__(self, store: ResultStore | None = None, invoker: Invoker | None = None,
                  probes: Probes | None = None, *, clock: Clock = time.time, grace_s: float = DEFAULT_DEADLINE_GRACE_S,
@@ -44,22 +43,24 @@ class Deps:
     @property
     def store(self) -> ResultStore:
         if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    if self._make_store is None:
-                        raise RuntimeError("these dependencies have no result store")
-                    self._store = self._make_store(self.credentials)
+            self._store = self._build("_store", self._make_store, "result store")
         return self._store
 
     @property
     def invoker(self) -> Invoker:
         if self._invoker is None:
-            with self._lock:
-                if self._invoker is None:
-                    if self._make_invoker is None:
-                        raise RuntimeError("these dependencies have no invoker")
-                    self._invoker = self._make_invoker(self.credentials)
+            self._invoker = self._build("_invoker", self._make_invoker, "invoker")
         return self._invoker
+
+    def _build(self, attribute: str, make: Callable[[Credentials | None], Any] | None, what: str) -> Any:
+        """The part in `attribute`, built once (under the lock) with the current credentials."""
+        with self._lock:
+            part = getattr(self, attribute)
+            if part is None:
+                if make is None:
+                    raise RuntimeError(f"these dependencies have no {what}")
+                part = make(self.credentials)
+            return part
 
     @property
     def built(self) -> list[Any]:

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from . import layout
+from .envelopes import ApiRequest, ApiResponse
 from .layout import SERVICE
 
 Handler = Callable[[Any, Any], Any]
@@ -84,6 +86,17 @@ class Functions:
     def context(self, name: str, request_id: str | None = None) -> SimpleNamespace:
         return fake_context(name, request_id, region=self.region)
 
+    def request(self, method: str, path: str, body: bytes | str | dict | None = None,
+                headers: dict[str, str] | None = None, query: dict[str, str] | None = None, *,
+                route: layout.Match | None = None) -> ApiResponse:
+        """An HTTP request as API Gateway delivers it: routed by `layout.ROUTES` (or by `route`, matched
+        already) to its function, as the event that function receives; 404 or 405 when no route takes it."""
+        found = route or layout.match(method, path)
+        if found.route is None:
+            return unrouted(found, path)
+        event = ApiRequest.build(method, path, found.parameters, body, headers, query)
+        return ApiResponse.model_validate_json(self.call(found.route.function, event.to_bytes()))
+
     def call(self, name: str, event: bytes | str | dict, request_id: str | None = None) -> Any:
         """Invoke a function synchronously, as `sam local invoke` would."""
         if isinstance(event, dict):
@@ -91,6 +104,13 @@ class Functions:
         if isinstance(event, str):
             event = event.encode("utf-8")
         return self.load(name)(event, self.context(name, request_id))
+
+
+def unrouted(found: layout.Match, path: str) -> ApiResponse:
+    """The answer to a request no route takes: 405 for a known path, 404 otherwise."""
+    status, message = (405, "method not allowed") if found.path_known else (404, f"no route for {path[:200]}")
+    return ApiResponse(statusCode=status, headers={"Content-Type": "application/json; charset=utf-8"},
+                       body=json.dumps({"error": message}))
 
 
 #: the functions of this checkout (PRECHECK_FUNCTIONS_DIR is honoured by `wiring.functions(settings)`)

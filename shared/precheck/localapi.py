@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import layout, local
-from .envelopes import MAX_BODY_BYTES, ApiRequest, ApiResponse
+from .envelopes import MAX_BODY_BYTES
 
 log = logging.getLogger("precheck.localapi")
 
@@ -37,11 +37,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         parts = urlsplit(self.path)
-        found = layout.match(self.command, parts.path)
+        found = layout.match(self.command, parts.path)  # refused before a body is read
         if found.route is None:
-            status, message = ((405, "method not allowed") if found.path_known
-                               else (404, f"no route for {parts.path[:200]}"))
-            return self._answer(status, json.dumps({"error": message}))
+            refused = local.unrouted(found, parts.path)
+            return self._answer(refused.statusCode, refused.body, refused.headers)
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -58,9 +57,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return self._answer(413, json.dumps({"error": f"request body is larger than {MAX_BODY_BYTES} bytes"}))
         body = self.rfile.read(length) if length > 0 else b""
-        event = ApiRequest.build(self.command, parts.path, found.parameters, body, dict(self.headers.items()),
-                                 dict(parse_qsl(parts.query)))
-        answer = ApiResponse.model_validate_json(self.server.functions.call(found.route.function, event.to_bytes()))
+        answer = self.server.functions.request(self.command, parts.path, body, dict(self.headers.items()),
+                                               dict(parse_qsl(parts.query)), route=found)
         self._answer(answer.statusCode, answer.body, answer.headers or None)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle

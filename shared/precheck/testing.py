@@ -23,7 +23,7 @@ from typing import Any
 
 from . import layout, local, wiring
 from .deps import Deps
-from .envelopes import ApiRequest, ApiResponse, CloudEvent, DestinationEvent, TimerEvent
+from .envelopes import ApiRequest, CloudEvent, DestinationEvent, TimerEvent
 from .models import CheckRequest, Instance, Outcome
 
 
@@ -42,13 +42,8 @@ class Http:
 
     def request(self, method: str, path: str, *, json: Any = None, body: bytes | str | None = None,
                 headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> Response:
-        found = layout.match(method, path)
-        if found.route is None:
-            status = 405 if found.path_known else 404
-            return Response(status, {"error": "method not allowed" if status == 405 else f"no route for {path}"})
         payload: bytes | str | dict | None = body if json is None else json
-        event = ApiRequest.build(method, path, found.parameters, payload, headers, query)
-        answer = ApiResponse.model_validate_json(self._functions.call(found.route.function, event.to_bytes()))
+        answer = self._functions.request(method, path, payload, headers, query)
         return Response(answer.statusCode, answer.json_body(), answer.headers)
 
     def get(self, path: str, **options: Any) -> Response:
