@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,23 +35,14 @@ def emit(name: str, figures: dict[str, Any]) -> None:
     print(json.dumps({"bench": name, **figures}, ensure_ascii=False))
 
 
-class EmulatorProcess:
-    """The SQL Server emulator in its own process, as a real server would be: not sharing our interpreter."""
+def start_emulator(catalog: dict, workdir: Path) -> Any:
+    """The SQL Server emulator in its own process, as a real server would be: not sharing our interpreter.
+    Started through its console script, as the demo starts it (`precheck.launch.Child`)."""
+    from precheck.launch import Child
 
-    def __init__(self, catalog: dict, workdir: Path):
-        path = workdir / "catalog.json"
-        path.write_text(json.dumps(catalog), encoding="utf-8")
-        self.process = subprocess.Popen([sys.executable, "-m", "tds_emulator", "--port", "0", "--catalog", str(path)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            self.process.kill()
-            raise RuntimeError(f"emulator did not start: {line!r}")
-        self.port = int(line.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+    path = workdir / "catalog.json"
+    path.write_text(json.dumps(catalog), encoding="utf-8")
+    return Child("sqlserver", ["--port", "0", "--catalog", str(path)])
 
 
 def env_with(**values: str) -> dict[str, str]:

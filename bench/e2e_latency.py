@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import EmulatorProcess, emit, median, ms, timed  # noqa: E402
+from _common import emit, median, ms, start_emulator, timed  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "31"))
 
@@ -38,7 +38,7 @@ def main() -> None:
     os.environ["BENCH_SQL_PW"] = password
     catalog = json.loads(json.dumps(DEMO_CATALOG))
     catalog["logins"][0]["password"] = password
-    emulator = EmulatorProcess(catalog, work)
+    emulator = start_emulator(catalog, work)
     from precheck.testing import Listener
 
     oss, control = Listener(backlog=1024), Listener(backlog=1024)  # the kernel completes handshakes

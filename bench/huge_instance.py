@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import EmulatorProcess, emit  # noqa: E402
+from _common import emit, start_emulator  # noqa: E402
 
 DATABASES = int(os.environ.get("BENCH_DATABASES", "32767"))
 PASSWORD = "Bench-Pa55"
@@ -59,7 +59,7 @@ def main() -> None:
     databases = [{"name": f"db{i:05d}_" + "n" * 120, "state": "ONLINE" if i % 2 else "OFFLINE",
                   "recovery_model": "SIMPLE" if i % 3 == 0 else "FULL"} for i in range(DATABASES - 4)]
     catalog = {"logins": [{"name": "backup", "password": PASSWORD, "sysadmin": True}], "databases": databases}
-    emulator = EmulatorProcess(catalog, work)
+    emulator = start_emulator(catalog, work)
     items, met = {}, True
     try:
         for name in ("recovery_mode", "database_status"):
