@@ -9,6 +9,7 @@ holds some. Adapters are imported only when first used, so a function pays only 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .adapters.credentials import Credentials
@@ -93,9 +94,9 @@ def make_fc_invoker(settings: Settings, context: Any, credentials: Credentials |
     return invoker
 
 
-def make_probes(settings: Settings, credentials: Any = None) -> Probes:
-    """The real probes, each adapter imported when a check first asks for it. `credentials` is a callable
-    giving the current credentials (they rotate) for the OSS probe."""
+def make_probes(settings: Settings, credentials: Callable[[], Credentials | None] | None = None) -> Probes:
+    """The real probes, each adapter imported when a check first asks for it. `credentials` gives the current
+    credentials (they rotate) for the OSS probe; the settings' own by default."""
 
     def network():
         from .adapters.network import SocketNetworkProbe
@@ -105,7 +106,7 @@ def make_probes(settings: Settings, credentials: Any = None) -> Probes:
     def oss():
         from .adapters.oss import Oss2BucketProbe
 
-        current = credentials() if callable(credentials) else settings.credentials
+        current = credentials() if credentials is not None else settings.credentials
         return Oss2BucketProbe(current)
 
     def sql():
