@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from precheck.checks import CheckContext, Probes
-from precheck.checks._sql import DATABASES_SQL, VISIBILITY_SQL
+from precheck.checks._sql import DATABASES_SQL, REPLICAS_SQL, VISIBILITY_SQL
 from precheck.local import Handler, fake_context
 from precheck.models import Endpoint, Instance
 from precheck.ports import Connected, PrecheckError, ProbeError, SqlError
@@ -62,15 +62,40 @@ VIEW_ANY_ONLY = {"is_sysadmin": 0, "view_any_database": 1, "alter_any_database":
 NO_VIEW_ANY = {"is_sysadmin": 0, "view_any_database": 0, "alter_any_database": 0, "create_database": 0}
 
 
-class FakeSession:
-    """An open session: answers the two queries the checks run, `DATABASES_SQL` with `databases` (the rows of
-    sys.databases the login sees, as (name, state, recovery model)) and `VISIBILITY_SQL` with `rights` (its
-    row: is_sysadmin, view_any_database, alter_any_database, create_database, each int 0 or 1); any other
-    query is refused (SqlError kind query). Once closed it answers no more, as the real driver."""
+#: what SQL Server answers a login without VIEW SERVER STATE that reads a server-scoped DMV (Msg 300), as
+#: PyodbcConnector reports it
+VIEW_SERVER_STATE_DENIED = ("SQL Server error: VIEW SERVER STATE permission was denied on object 'server', "
+                            "database 'master'. (300) (SQLExecDirectW)")
 
-    def __init__(self, databases: list[tuple[str, str, str]], rights: dict[str, int] | None = None,
-                 error: Exception | None = None):
-        self.databases, self.rights, self.error = databases, dict(rights or SYSADMIN), error
+
+def database_row(name: str, state: str = "ONLINE", model: str = "FULL", *, read_only: bool = False,
+                 standby: bool = False, in_availability_group: bool = False) -> dict[str, Any]:
+    """One row of `DATABASES_SQL`, with the value types pyodbc gives (bit: bool, the CASE: int)."""
+    return {"name": name, "state_desc": state, "recovery_model_desc": model, "is_read_only": read_only,
+            "is_in_standby": standby, "in_availability_group": int(in_availability_group)}
+
+
+def replica_row(name: str, primary: bool = False, synchronization: str = "SYNCHRONIZED",
+                state: str = "ONLINE") -> dict[str, Any]:
+    """One row of `REPLICAS_SQL`: this instance's replica of availability database `name`."""
+    return {"name": name, "is_primary_replica": primary, "synchronization_state_desc": synchronization,
+            "database_state_desc": state}
+
+
+class FakeSession:
+    """An open session: answers the three queries the checks run, `DATABASES_SQL` with `databases` (the rows
+    of sys.databases the login sees, snapshots left out: each a `database_row` or a (name, state, recovery
+    model) tuple), `VISIBILITY_SQL` with `rights` (its row: is_sysadmin, view_any_database,
+    alter_any_database, create_database, each int 0 or 1) and `REPLICAS_SQL` with `replicas` (`replica_row`s,
+    or the SqlError to raise); any other query is refused (SqlError kind query). Once closed it answers no
+    more, as the real driver."""
+
+    def __init__(self, databases: Sequence[tuple[str, str, str] | dict[str, Any]],
+                 rights: dict[str, int] | None = None, error: Exception | None = None,
+                 replicas: list[dict[str, Any]] | Exception | None = None):
+        self.databases = [row if isinstance(row, dict) else database_row(*row) for row in databases]
+        self.rights, self.error = dict(rights or SYSADMIN), error
+        self.replicas = replicas if replicas is not None else []
         self.queries: list[str] = []
         self.closed = False
 
@@ -81,9 +106,13 @@ class FakeSession:
         if self.error:
             raise self.error
         if sql == DATABASES_SQL:
-            return [{"name": n, "state_desc": s, "recovery_model_desc": r} for n, s, r in self.databases]
+            return [dict(row) for row in self.databases]
         if sql == VISIBILITY_SQL:
             return [dict(self.rights)]
+        if sql == REPLICAS_SQL:
+            if isinstance(self.replicas, Exception):
+                raise self.replicas
+            return [dict(row) for row in self.replicas]
         raise SqlError("query", f"the fake SQL Server does not answer {sql[:100]!r}")
 
     def close(self) -> None:
@@ -147,15 +176,33 @@ def _session_for(catalog: dict[str, Any], user: str, password: str) -> FakeSessi
     create_database = alter_any or bool(granted & {"CREATE ANY DATABASE", "CREATE DATABASE"})
     # sys.databases: master, tempdb, its own and, with VIEW ANY DATABASE, the others; OFFLINE rows only with
     # ALTER ANY DATABASE or CREATE DATABASE in master (docs/SQLSERVER.md)
-    visible = []
+    visible, replicas = [], []
     for item, always in rows:
         state = str(item.get("state", "ONLINE")).upper()
         listed = view_any or always or str(item.get("owner", "sa")).lower() == login["name"].lower()
-        if listed and (state != "OFFLINE" or create_database):
-            visible.append((item["name"], state, str(item.get("recovery_model", "FULL")).upper()))
+        if not listed or (state == "OFFLINE" and not create_database) or "snapshot_of" in item:
+            continue  # DATABASES_SQL leaves snapshots out
+        group = item.get("availability_group")
+        visible.append(database_row(item["name"], state, str(item.get("recovery_model", "FULL")).upper(),
+                                    read_only=bool(item.get("is_read_only", False)),
+                                    standby=bool(item.get("is_in_standby", False)),
+                                    in_availability_group=group is not None))
+        if group is not None:
+            sync = " ".join(str(group.get("synchronization_state", "SYNCHRONIZED")).upper().replace("_", " ").split())
+            replicas.append(replica_row(item["name"], str(group.get("role", "PRIMARY")).upper() == "PRIMARY", sync,
+                                        str(group.get("database_state", state)).upper()))
     rights = {"is_sysadmin": int(sysadmin), "view_any_database": int(view_any),
               "alter_any_database": int(alter_any), "create_database": int(create_database)}
-    return FakeSession(visible, rights)
+    # sys.dm_hadr_database_replica_states needs VIEW SERVER STATE (implied by ALTER SERVER STATE and CONTROL
+    # SERVER; 2022+ asks for VIEW SERVER PERFORMANCE STATE, which it covers)
+    needed = {"VIEW SERVER STATE", "ALTER SERVER STATE", "CONTROL SERVER"}
+    if int(str(catalog.get("version", "15")).split(".")[0]) >= 16:
+        needed.add("VIEW SERVER PERFORMANCE STATE")
+    if sysadmin or granted & needed:
+        return FakeSession(visible, rights, replicas=replicas)
+    permission = "VIEW SERVER PERFORMANCE STATE" if "VIEW SERVER PERFORMANCE STATE" in needed else "VIEW SERVER STATE"
+    return FakeSession(visible, rights, replicas=SqlError("query", VIEW_SERVER_STATE_DENIED.replace(
+        "VIEW SERVER STATE", permission)))
 
 
 class FakeSecrets:

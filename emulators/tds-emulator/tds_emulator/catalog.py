@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .availability import Membership, membership
+
 DATABASE_STATES = {"ONLINE": 0, "RESTORING": 1, "RECOVERING": 2, "RECOVERY_PENDING": 3, "SUSPECT": 4,
                    "EMERGENCY": 5, "OFFLINE": 6, "COPYING": 7, "OFFLINE_SECONDARY": 10}
 RECOVERY_MODELS = {"FULL": 1, "BULK_LOGGED": 2, "SIMPLE": 3}
@@ -42,6 +44,8 @@ SERVER_PERMISSIONS = {
     "SELECT ALL USER SECURABLES": "CONTROL SERVER", "SHUTDOWN": "CONTROL SERVER", "UNSAFE ASSEMBLY": "CONTROL SERVER",
     "VIEW ANY DEFINITION": "CONTROL SERVER", "VIEW SERVER STATE": "ALTER SERVER STATE",
     "CREATE DATABASE": "CREATE ANY DATABASE",
+    # SQL Server 2022 (16.x) and later: what the server-scoped DMVs ask for, covered by VIEW SERVER STATE
+    "VIEW SERVER PERFORMANCE STATE": "VIEW SERVER STATE",
 }
 
 
@@ -98,6 +102,12 @@ class Database:
     create_date: datetime = DEFAULT_CREATE_DATE
     last_log_backup_lsn: int | None = None
     preferred_replica: bool = True
+    #: a warm standby (RESTORE ... WITH STANDBY): sys.databases.is_in_standby
+    is_in_standby: bool = False
+    #: the database_id of the database this one is a snapshot of (sys.databases.source_database_id)
+    source_database_id: int | None = None
+    #: this instance's replica of the database, when it is in an availability group
+    availability_group: Membership | None = None
 
 
 @dataclass(frozen=True)
@@ -238,7 +248,8 @@ def _parse_date(value: Any, what: str) -> datetime | None:
 def _databases(items: list[Any]) -> tuple[Database, ...]:
     listed: dict[str, Database] = {}
     fields = {"name", "state", "recovery_model", "is_read_only", "log_reuse_wait_desc", "owner",
-              "create_date", "database_id", "last_log_backup_lsn", "preferred_replica"}
+              "create_date", "database_id", "last_log_backup_lsn", "preferred_replica", "is_in_standby",
+              "snapshot_of", "availability_group"}
     raw_items = [_require(item, "database") for item in items]
     system_names = {name for name, _ in SYSTEM_DATABASES}
     next_id = 5
@@ -277,14 +288,53 @@ def _databases(items: list[Any]) -> tuple[Database, ...]:
             owner=str(item.get("owner", "sa")),
             create_date=_parse_date(item.get("create_date"), name) or DEFAULT_CREATE_DATE,
             last_log_backup_lsn=None if lsn is None else int(lsn),
-            preferred_replica=bool(item.get("preferred_replica", True)))
+            preferred_replica=bool(item.get("preferred_replica", True)),
+            is_in_standby=bool(item.get("is_in_standby", False)),
+            availability_group=_membership(item, key in system_names, model))
     for index, (name, model) in enumerate(SYSTEM_DATABASES, start=1):
         if name not in listed:
             listed[name] = Database(name=name, database_id=index, recovery_model=model)
     ids = [db.database_id for db in listed.values()]
     if len(set(ids)) != len(ids):
         raise CatalogError("duplicate database_id values")
+    _snapshots(raw_items, listed)
     return tuple(sorted(listed.values(), key=lambda db: db.database_id))
+
+
+def _membership(item: dict[str, Any], system: bool, model: str) -> Membership | None:
+    """A database's "availability_group", refused where SQL Server refuses it: system databases and
+    databases not in FULL recovery cannot join one (Prerequisites for availability databases,
+    https://learn.microsoft.com/sql/database-engine/availability-groups/windows/prereqs-restrictions-recommendations-always-on-availability)."""
+    if "availability_group" not in item:
+        return None
+    name = item["name"]
+    if system:
+        raise CatalogError(f"database {name!r}: a system database cannot be in an availability group")
+    if model != "FULL":
+        raise CatalogError(f"database {name!r}: an availability database must use the FULL recovery model")
+    try:
+        return membership(item["availability_group"])
+    except ValueError as exc:
+        raise CatalogError(f"database {name!r}: {exc}") from exc
+
+
+def _snapshots(raw_items: list[dict[str, Any]], listed: dict[str, Database]) -> None:
+    """Resolve "snapshot_of" (the source database's name) to source_database_id. The source must exist and not
+    be a snapshot itself; a snapshot is read-only and in no availability group."""
+    for item in raw_items:
+        if "snapshot_of" not in item:
+            continue
+        name, source_name = item["name"], item["snapshot_of"]
+        key = name.rstrip(" ").lower()
+        source = listed.get(str(source_name).rstrip(" ").lower()) if isinstance(source_name, str) else None
+        if source is None or source.database_id == listed[key].database_id:
+            raise CatalogError(f"database {name!r}: snapshot_of must name another database, not {source_name!r}")
+        snapshots = {other["name"].rstrip(" ").lower() for other in raw_items if "snapshot_of" in other}
+        if source_name.rstrip(" ").lower() in snapshots:
+            raise CatalogError(f"database {name!r}: {source_name!r} is itself a snapshot")
+        if "availability_group" in item or item.get("is_read_only") is False:
+            raise CatalogError(f"database {name!r}: a database snapshot is read-only and in no availability group")
+        listed[key] = replace(listed[key], source_database_id=source.database_id, is_read_only=True)
 
 
 def _backup(item: Any) -> Backup:

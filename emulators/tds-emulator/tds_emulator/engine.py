@@ -95,6 +95,9 @@ class Session:
         key = table.name.lower()
         if key in self._loaded:
             return
+        denied = table.denied(self.catalog, self.login)
+        if denied is not None:
+            raise denied
         schema, name = table.sqlite_location
         columns = ", ".join(
             f'"{c.name}" {AFFINITY.get(c.type.kind, "INTEGER")}' + (" COLLATE TSQL_CI" if c.text_collation else "")

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from . import sqltypes as t
+from .availability import replica_state_rows
 from .catalog import DATABASE_STATES, RECOVERY_MODELS, Catalog, Database, Login
+from .results import SqlError
 from .sqltypes import SqlType
 
 
@@ -29,6 +31,24 @@ class SystemTable:
     columns: tuple[Column, ...]
     #: rows(catalog, login, current database): the rows as that session sees them.
     rows: Callable[[Catalog, Login, str], Iterable[tuple]]
+    #: The server permission a login needs to read it at all (a server-scoped DMV's VIEW SERVER STATE), or None.
+    permission: str | None = None
+
+    def denied(self, catalog: Catalog, login: Login) -> SqlError | None:
+        """The error SQL Server answers a login without ``permission``, or None when it may read the table.
+
+        Msg 300, severity 14, state 1, "VIEW SERVER STATE permission was denied on object 'server', database
+        'master'." (SQL Server then adds Msg 297, "The user does not have permission to perform this action.",
+        which the emulator leaves out). From SQL Server 2022 (16.x) the server-scoped DMVs ask for VIEW SERVER
+        PERFORMANCE STATE, which VIEW SERVER STATE covers, and the message names that permission."""
+        if self.permission is None:
+            return None
+        permission = self.permission
+        if permission == "VIEW SERVER STATE" and int(catalog.version.split(".")[0]) >= 16:
+            permission = "VIEW SERVER PERFORMANCE STATE"
+        if login.has_permission(permission):
+            return None
+        return SqlError(300, f"{permission} permission was denied on object 'server', database 'master'.", 14, 1)
 
     @property
     def sqlite_location(self) -> tuple[str, str]:
@@ -73,9 +93,12 @@ def visible_databases(catalog: Catalog, login: Login, current: str | None = None
 
 def _databases(catalog: Catalog, login: Login, current: str):
     for db in visible_databases(catalog, login, current):
+        ag = db.availability_group
         yield (db.name, db.database_id, db.state, DATABASE_STATES[db.state], db.recovery_model,
                RECOVERY_MODELS[db.recovery_model], db.is_read_only, db.log_reuse_wait_desc,
-               db.create_date, db.owner, 150, 0)
+               db.create_date, db.owner, 150, db.is_in_standby, db.source_database_id,
+               None if ag is None else ag.replica_id(catalog.server_name),
+               None if ag is None else ag.group_database_id(db.name))
 
 
 register(SystemTable("sys.databases", (
@@ -91,7 +114,31 @@ register(SystemTable("sys.databases", (
     Column("owner_name", t.SYSNAME, text_collation=True),
     Column("compatibility_level", t.TINYINT),
     Column("is_in_standby", t.BIT),
+    # NULL: not a database snapshot (https://learn.microsoft.com/sql/relational-databases/databases/database-snapshots-sql-server)
+    Column("source_database_id", t.INT),
+    # NULL: in no availability group; the replica's and the group database's ids otherwise
+    Column("replica_id", t.UNIQUEIDENTIFIER),
+    Column("group_database_id", t.UNIQUEIDENTIFIER),
 ), _databases))
+
+
+def _replica_states(catalog: Catalog, login: Login, current: str):
+    return replica_state_rows(catalog.databases, catalog.server_name, DATABASE_STATES)
+
+
+# Needs VIEW SERVER STATE (2022+: VIEW SERVER PERFORMANCE STATE); not filtered by sys.databases visibility.
+register(SystemTable("sys.dm_hadr_database_replica_states", (
+    Column("database_id", t.INT),
+    Column("group_id", t.UNIQUEIDENTIFIER),
+    Column("replica_id", t.UNIQUEIDENTIFIER),
+    Column("group_database_id", t.UNIQUEIDENTIFIER),
+    Column("is_local", t.BIT),
+    Column("is_primary_replica", t.BIT),
+    Column("synchronization_state", t.TINYINT),
+    Column("synchronization_state_desc", t.nvarchar(60), text_collation=True),
+    Column("database_state", t.TINYINT),
+    Column("database_state_desc", t.nvarchar(60), text_collation=True),
+), _replica_states, permission="VIEW SERVER STATE"))
 
 
 def _recovery_status(catalog: Catalog, login: Login, current: str):

@@ -5,15 +5,15 @@ The queries name no database: nothing a user controls is ever part of the SQL te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError
+from ..ports import PrecheckError, SqlError, SqlSession
 from . import CheckContext, Verdict
+from ._databases import DATABASES_SQL, REPLICAS_SQL, Database, Replication, databases, replicas
 
 SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
-
-DATABASES_SQL = "SELECT name, state_desc, recovery_model_desc FROM sys.databases"
 
 # What decides which rows of sys.databases the login sees (docs/SQLSERVER.md has the rules and sources).
 # https://learn.microsoft.com/sql/relational-databases/system-catalog-views/sys-databases-transact-sql:
@@ -67,9 +67,10 @@ class Visibility:
 
 @dataclass
 class DatabaseCatalog:
-    databases: list[AffectedDatabase]
+    databases: list[Database]  # database snapshots excluded (DATABASES_SQL)
     complete: bool  # False when the login may not see every database
     visibility: Visibility = field(default_factory=Visibility)
+    replication: Replication = field(default_factory=Replication)
 
 
 def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
@@ -80,13 +81,25 @@ def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
     try:
         rows = session.query(DATABASES_SQL)
         visibility = Visibility.of(session.query(VISIBILITY_SQL))
+        found, replication = _with_replicas(session, rows)
     finally:
         session.close()
-    databases = [
-        AffectedDatabase(name=row["name"], state=row["state_desc"], recovery_model=row["recovery_model_desc"])
-        for row in rows
-    ]
-    return DatabaseCatalog(databases=databases, complete=visibility.complete, visibility=visibility)
+    return DatabaseCatalog(databases=found, complete=visibility.complete, visibility=visibility,
+                           replication=replication)
+
+
+def _with_replicas(session: SqlSession, rows: list[dict]) -> tuple[list[Database], Replication]:
+    """The databases, with their availability-group replicas when any is in a group. A login that may not read
+    the HADR view (SQL Server answers error 300, VIEW SERVER STATE denied) gets the databases without them and
+    the reason; any other failure is the item's."""
+    if not any(row.get("in_availability_group") for row in rows):
+        return databases(rows, {}), Replication()
+    try:
+        return databases(rows, replicas(session.query(REPLICAS_SQL))), Replication()
+    except SqlError as error:
+        if error.kind != "query":
+            raise
+        return databases(rows, {}), Replication(unreadable=error.message)
 
 
 _CONNECT_ADVICE = {
@@ -117,20 +130,22 @@ def cannot_read(error: PrecheckError, ctx: CheckContext) -> Verdict:
 
 def verdict(ctx: CheckContext, catalog: DatabaseCatalog, *, found: list[AffectedDatabase],
             finding_status: ItemStatus, finding_message: str, finding_advice: str, clean_message: str,
-            visible_clean_message: str) -> Verdict:
+            visible_clean_message: str, caveats: Sequence[tuple[str, str]] = ()) -> Verdict:
     """The verdict of a SQL item: its finding when `found` is not empty, PASSED otherwise; either way, a
-    login that may not see every database says so (a clean result becomes a WARNING)."""
+    login that may not see every database says so, as does each of the item's `caveats` (note, advice): a
+    clean result with any of them becomes a WARNING."""
     details = {"databases_seen": len(catalog.databases), "complete": catalog.complete,
-               "login_permissions": catalog.visibility.details()}
+               "login_permissions": catalog.visibility.details(),
+               **catalog.replication.details(catalog.databases)}
+    notes = ([incomplete_note(ctx, catalog.visibility)] if not catalog.complete else []) + list(caveats)
     if found:
-        message, advice = finding_message, finding_advice
-        if not catalog.complete:
-            note, grant = incomplete_note(ctx, catalog.visibility)
-            message, advice = f"{message}; {note}", f"{advice} {grant}"
+        message = "; ".join([finding_message] + [note for note, _ in notes])
+        advice = " ".join([finding_advice] + [advice for _, advice in notes])
         return Verdict(finding_status, message, affected=found, advice=advice, details=details)
-    if not catalog.complete:
-        note, grant = incomplete_note(ctx, catalog.visibility)
-        return Verdict(ItemStatus.WARNING, f"{visible_clean_message}, but {note}", advice=grant, details=details)
+    if notes:
+        clean = clean_message if catalog.complete else visible_clean_message
+        return Verdict(ItemStatus.WARNING, f"{clean}, but {'; '.join(note for note, _ in notes)}",
+                       advice=" ".join(advice for _, advice in notes), details=details)
     return Verdict(ItemStatus.PASSED, clean_message, details=details)
 
 
