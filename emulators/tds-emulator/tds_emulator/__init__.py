@@ -7,10 +7,12 @@
 See README.md for the catalog format, fault modes and limits.
 """
 
+from .browser import SqlBrowser
 from .catalog import Backup, Catalog, CatalogError, Database, Faults, Login
+from .certificates import CertificateAuthority, ServerCertificate
 from .engine import Engine, Session
 from .results import SqlError
 from .server import SqlServerEmulator
 
-__all__ = ["Backup", "Catalog", "CatalogError", "Database", "Engine", "Faults", "Login", "Session", "SqlError",
-           "SqlServerEmulator"]
+__all__ = ["Backup", "Catalog", "CatalogError", "CertificateAuthority", "Database", "Engine", "Faults", "Login",
+           "ServerCertificate", "Session", "SqlBrowser", "SqlError", "SqlServerEmulator"]

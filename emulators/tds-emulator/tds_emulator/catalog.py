@@ -160,6 +160,13 @@ class Catalog:
     databases: tuple[Database, ...] = ()
     backups: tuple[Backup, ...] = ()
     faults: Faults = field(default_factory=Faults)
+    #: PRELOGIN encryption: "not_supported" (no TLS), "off" (login only), "on", "required" (whole session),
+    #: "strict" (TDS 8.0, TLS first); see tls.py.
+    encryption: str = "not_supported"
+    #: (cert_file, key_file) PEM paths; None: a self-signed certificate is made at start when needed.
+    certificate: tuple[str, str] | None = None
+    #: The instance name: MSSQLSERVER is the default instance (no name after the host).
+    instance_name: str = "MSSQLSERVER"
     _by_name: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_id: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -194,7 +201,8 @@ class Catalog:
     def from_dict(cls, raw: dict[str, Any]) -> Catalog:
         if not isinstance(raw, dict):
             raise CatalogError("the catalog must be a JSON object")
-        unknown = set(raw) - {"version", "server_name", "logins", "databases", "backups", "faults"}
+        unknown = set(raw) - {"version", "server_name", "logins", "databases", "backups", "faults", "encryption",
+                              "certificate", "instance_name"}
         if unknown:
             raise CatalogError(f"unknown catalog key(s): {', '.join(sorted(unknown))}")
         version = str(raw.get("version", "15.0.2000.5"))
@@ -206,7 +214,30 @@ class Catalog:
         databases = _databases(raw.get("databases", []))
         backups = tuple(_backup(item) for item in raw.get("backups", []))
         return cls(version=version, server_name=str(raw.get("server_name", "TDSEMU")), logins=logins,
-                   databases=databases, backups=backups, faults=Faults.from_dict(raw.get("faults")))
+                   databases=databases, backups=backups, faults=Faults.from_dict(raw.get("faults")),
+                   **connectivity_settings(raw))
+
+
+ENCRYPTION_MODES = ("not_supported", "off", "on", "required", "strict")
+
+
+def connectivity_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """The top-level keys about how clients reach the instance: encryption, certificate, instance_name."""
+    encryption = raw.get("encryption", "not_supported")
+    if encryption not in ENCRYPTION_MODES:
+        raise CatalogError(f"encryption must be one of {', '.join(ENCRYPTION_MODES)}, not {encryption!r}")
+    certificate = raw.get("certificate")
+    if certificate is not None:
+        if (not isinstance(certificate, dict) or set(certificate) != {"cert_file", "key_file"}
+                or not all(isinstance(v, str) and v for v in certificate.values())):
+            raise CatalogError('certificate must be {"cert_file": "<PEM path>", "key_file": "<PEM path>"}')
+        certificate = (certificate["cert_file"], certificate["key_file"])
+    instance = raw.get("instance_name", "MSSQLSERVER")
+    # SQL Server instance names: 1-16 characters, no backslash, comma, colon, semicolon, quote, space or @.
+    if (not isinstance(instance, str) or not 1 <= len(instance) <= 16
+            or any(c in instance for c in "\\,:;'\" &@")):
+        raise CatalogError(f"instance_name must be 1-16 characters without \\ , : ; ' \" & @ or space: {instance!r}")
+    return {"encryption": encryption, "certificate": certificate, "instance_name": instance}
 
 
 def _require(item: Any, what: str) -> dict[str, Any]:

@@ -66,12 +66,14 @@ def parse_prelogin(payload: bytes) -> dict[int, bytes]:
     return options
 
 
-def prelogin_response(version: str) -> bytes:
+def prelogin_response(version: str, encryption: int = ENCRYPT_NOT_SUP, instance_valid: bool = True) -> bytes:
+    """The server's PRELOGIN (MS-TDS 2.2.6.5): ``encryption`` as negotiated (tls.negotiate); INSTOPT 0x01 tells
+    the client that the instance name it sent is not this server's."""
     major, minor, build = (int(p) for p in version.split(".")[:3])
     values = [
         (PL_VERSION, bytes([major & 0xFF, minor & 0xFF]) + struct.pack(">HH", build & 0xFFFF, 0)),
-        (PL_ENCRYPTION, bytes([ENCRYPT_NOT_SUP])),
-        (PL_INSTOPT, b"\x00"),
+        (PL_ENCRYPTION, bytes([encryption])),
+        (PL_INSTOPT, b"\x00" if instance_valid else b"\x01"),
         (PL_THREADID, b""),
         (PL_MARS, b"\x00"),
     ]
@@ -349,6 +351,9 @@ class PacketChannel:
         self.stopping = stopping
         self.packet_size = DEFAULT_PACKET_SIZE
         self.spid = 0
+        #: Monotonic time after which reads give up (set during the login phase, so that a client that stops
+        #: half-way through PRELOGIN, the TLS handshake or LOGIN7 does not hold a thread).
+        self.deadline: float | None = None
         self._pending: deque[tuple[int, bytes]] = deque()
         sock.settimeout(poll)
 
@@ -358,6 +363,8 @@ class PacketChannel:
         while len(buf) < n:
             if self.stopping.is_set():
                 raise ConnectionClosed("emulator stopping")
+            if self.deadline is not None and _now() > self.deadline:
+                raise ConnectionClosed("the client did not complete the login in time")
             try:
                 chunk = self.sock.recv(n - len(buf))
             except TimeoutError:
@@ -397,8 +404,10 @@ class PacketChannel:
             if self.stopping.is_set():
                 raise ConnectionClosed("emulator stopping")
             remaining = deadline - _now()
+            buffered = getattr(self.sock, "pending", None)  # TLS: bytes select() cannot see (tls.TlsTransport)
             try:
-                ready, _, _ = select.select([self.sock], [], [], max(0.0, min(remaining, 0.05)))
+                ready = bool(buffered and buffered()) or select.select([self.sock], [], [],
+                                                                        max(0.0, min(remaining, 0.05)))[0]
             except (OSError, ValueError) as exc:
                 raise ConnectionClosed(str(exc)) from exc
             if ready:

@@ -12,10 +12,14 @@ import re
 import socket
 import struct
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 from . import protocol as p
+from . import tls
 from . import tokens as tk
+from .browser import Instance, SqlBrowser
 from .catalog import Catalog, Faults
 from .engine import Engine, Session
 from .procedures import ProcedureOutcome
@@ -38,13 +42,22 @@ class SqlServerEmulator:
 
     ``SqlServerEmulator(catalog, host="127.0.0.1", port=0)``; ``start()``, ``stop()``, or use it as a
     context manager. ``port`` is the bound port once started. ``faults`` may be replaced at run time.
+    With the catalog's ``encryption`` other than "not_supported" it speaks TLS (tls.py);
+    ``certificate_path`` is then the PEM certificate clients may trust. ``browser_port`` (0: a free one)
+    also starts a SQL Server Browser (UDP, browser.py) on ``host`` announcing ``catalog.instance_name``.
+    A client that has not finished PRELOGIN, TLS and LOGIN7 within ``login_timeout`` seconds is dropped.
     """
 
-    def __init__(self, catalog: Catalog | dict[str, Any], host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, catalog: Catalog | dict[str, Any], host: str = "127.0.0.1", port: int = 0,
+                 browser_port: int | None = None, login_timeout: float = 30.0):
         self.catalog = catalog if isinstance(catalog, Catalog) else Catalog.from_dict(catalog)
         self.faults: Faults = self.catalog.faults
         self.engine = Engine(self.catalog)
         self.host = host
+        self.login_timeout = login_timeout
+        self.browser: SqlBrowser | None = None
+        self._browser_port = browser_port
+        self.tls: tls.ServerTls | None = None
         self._requested_port = port
         self._port: int | None = None
         self._listener: socket.socket | None = None
@@ -63,9 +76,18 @@ class SqlServerEmulator:
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def certificate_path(self) -> Path:
+        """The PEM certificate the emulator serves (a CA file for clients that validate it)."""
+        if self.tls is None:
+            raise RuntimeError("no certificate: the emulator is not started or its encryption is not_supported")
+        return Path(self.tls.certificate.cert_file)
+
     def start(self) -> SqlServerEmulator:
         if self._listener is not None:
             raise RuntimeError("already started")
+        if self.catalog.encryption != "not_supported" and self.tls is None:
+            self.tls = tls.ServerTls.prepare(self.catalog.certificate, self.host)
         self._stopping.clear()
         listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -77,6 +99,15 @@ class SqlServerEmulator:
         self._accept_thread = threading.Thread(target=self._accept_loop, name=f"tds-accept-{self._port}",
                                                daemon=True)
         self._accept_thread.start()
+        if self._browser_port is not None:
+            browser = SqlBrowser(self.host, self._browser_port)
+            browser.add(Instance(self.catalog.server_name, self.catalog.instance_name, self.catalog.version,
+                                 self._port))
+            try:
+                self.browser = browser.start()
+            except OSError:
+                self.stop()
+                raise
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -93,6 +124,12 @@ class SqlServerEmulator:
         for connection in connections:
             connection.join(timeout)
         self._listener = None
+        if self.browser is not None:
+            self.browser.stop(timeout)
+            self.browser = None
+        if self.tls is not None:
+            self.tls.close()
+            self.tls = None
 
     def __enter__(self) -> SqlServerEmulator:
         return self.start()
@@ -162,11 +199,12 @@ class _Connection(threading.Thread):
     def _serve(self) -> None:
         if self.faults.silent:
             self.channel.discard_until_closed()
-        kind, payload = self.channel.read_message()
-        if kind == p.PRELOGIN:
-            p.parse_prelogin(payload)
-            self.channel.send_message(p.prelogin_response(self.emulator.catalog.version))
-            kind, payload = self.channel.read_message()
+        self.channel.deadline = time.monotonic() + self.emulator.login_timeout
+        first = tls.pre_login(self.channel, self.sock, self.emulator.catalog, self.emulator.tls)
+        self.channel.deadline = None
+        if first is None:
+            return
+        kind, payload = first
         if kind != p.LOGIN7:  # TDS 5.0 login (0x02), SSL, anything else: close
             return
         if not self._login(p.parse_login7(payload)):
