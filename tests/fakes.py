@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from precheck.checks import CheckContext, Probes
-from precheck.checks._sql import DATABASES_SQL, REPLICAS_SQL, VISIBILITY_SQL
+from precheck.checks._sql import DATABASES_SQL, DATABASES_SQL_BEFORE_2012, REPLICAS_SQL, VISIBILITY_SQL
 from precheck.local import Handler, fake_context
 from precheck.models import Endpoint, Instance
 from precheck.ports import Connected, PrecheckError, ProbeError, SqlError
@@ -87,15 +87,17 @@ class FakeSession:
     of sys.databases the login sees, snapshots left out: each a `database_row` or a (name, state, recovery
     model) tuple), `VISIBILITY_SQL` with `rights` (its row: is_sysadmin, view_any_database,
     alter_any_database, create_database, each int 0 or 1) and `REPLICAS_SQL` with `replicas` (`replica_row`s,
-    or the SqlError to raise); any other query is refused (SqlError kind query). Once closed it answers no
-    more, as the real driver."""
+    or the SqlError to raise); with `before_2012` it is SQL Server 2008 (R2), which has no group_database_id
+    column: DATABASES_SQL is error 207 and DATABASES_SQL_BEFORE_2012 answers instead. Any other query is
+    refused (SqlError kind query). Once closed it answers no more, as the real driver."""
 
     def __init__(self, databases: Sequence[tuple[str, str, str] | dict[str, Any]],
                  rights: dict[str, int] | None = None, error: Exception | None = None,
-                 replicas: list[dict[str, Any]] | Exception | None = None):
+                 replicas: list[dict[str, Any]] | Exception | None = None, before_2012: bool = False):
         self.databases = [row if isinstance(row, dict) else database_row(*row) for row in databases]
         self.rights, self.error = dict(rights or SYSADMIN), error
         self.replicas = replicas if replicas is not None else []
+        self.before_2012 = before_2012
         self.queries: list[str] = []
         self.closed = False
 
@@ -105,7 +107,10 @@ class FakeSession:
             raise SqlError("dropped", "the connection was closed while reading: Attempt to use a closed connection.")
         if self.error:
             raise self.error
-        if sql == DATABASES_SQL:
+        if sql == DATABASES_SQL and self.before_2012:
+            raise SqlError("query", "SQL Server error: Invalid column name 'group_database_id'. (207) "
+                                    "(SQLExecDirectW)")
+        if sql in (DATABASES_SQL, DATABASES_SQL_BEFORE_2012):
             return [dict(row) for row in self.databases]
         if sql == VISIBILITY_SQL:
             return [dict(self.rights)]

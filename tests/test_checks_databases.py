@@ -178,3 +178,20 @@ def test_azure_sql_database_states_get_advice_that_says_so(state):
     verdict, _ = run(database_status, [database_row("db1", state)])
     assert verdict.status is ItemStatus.FAILED
     assert verdict.advice.startswith(f"{state}: a state only Azure SQL Database shows")
+
+
+def test_sql_server_2008_without_group_database_id_is_still_read():
+    """Before SQL Server 2012 sys.databases has no group_database_id (error 207): the items ask again without
+    it, and report as before."""
+    session = FakeSession(SYSTEM + [database_row("archive", "OFFLINE")], before_2012=True)
+    verdict = database_status.run(context(probes(sql=FakeSql(session))))
+    assert verdict.status is ItemStatus.FAILED
+    assert [(db.name, db.state) for db in verdict.affected] == [("archive", "OFFLINE")]
+    assert "availability_groups" not in verdict.details
+
+
+def test_a_catalog_query_refused_twice_is_the_items_error():
+    """When the older query fails too, the first error is reported (ERROR), not the second."""
+    session = FakeSession(SYSTEM, error=SqlError("query", "SQL Server error: Invalid object name (208)"))
+    verdict = database_status.run(context(probes(sql=FakeSql(session))))
+    assert verdict.status is ItemStatus.ERROR and "(208)" in verdict.message

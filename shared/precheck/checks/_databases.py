@@ -21,6 +21,10 @@ from ..models import AffectedDatabase
 DATABASES_SQL = ("SELECT name, state_desc, recovery_model_desc, is_read_only, is_in_standby, "
                  "CASE WHEN group_database_id IS NULL THEN 0 ELSE 1 END AS in_availability_group "
                  "FROM sys.databases WHERE source_database_id IS NULL")
+# SQL Server 2008 and 2008 R2 have neither availability groups nor group_database_id ("Applies to: SQL Server
+# 2012 and later"), so DATABASES_SQL fails there (error 207, invalid column name); this asks the rest.
+DATABASES_SQL_BEFORE_2012 = ("SELECT name, state_desc, recovery_model_desc, is_read_only, is_in_standby, "
+                             "0 AS in_availability_group FROM sys.databases WHERE source_database_id IS NULL")
 
 # This instance's replica of each availability database: "For Always On databases, query the database_state or
 # database_state_desc columns of sys.dm_hadr_database_replica_states" (sys.databases, column state). The view

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError, SqlError, SqlSession
 from . import CheckContext, Verdict
-from ._databases import DATABASES_SQL, REPLICAS_SQL, Database, Replication, databases, replicas
+from ._databases import (
+    DATABASES_SQL,
+    DATABASES_SQL_BEFORE_2012,
+    REPLICAS_SQL,
+    Database,
+    Replication,
+    databases,
+    replicas,
+)
 
 SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
 
@@ -79,13 +87,27 @@ def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
     password = ctx.probes.secrets().resolve(instance.password_ref)
     session = ctx.probes.sql().connect(instance.sql_endpoint(), instance.user, password, timeout=ctx.remaining())
     try:
-        rows = session.query(DATABASES_SQL)
+        rows = _database_rows(session)
         visibility = Visibility.of(session.query(VISIBILITY_SQL))
         found, replication = _with_replicas(session, rows)
     finally:
         session.close()
     return DatabaseCatalog(databases=found, complete=visibility.complete, visibility=visibility,
                            replication=replication)
+
+
+def _database_rows(session: SqlSession) -> list[dict]:
+    """DATABASES_SQL's rows; on a server too old for it (before 2012: no group_database_id), the same without
+    availability groups. When that fails too, the first error is the item's."""
+    try:
+        return session.query(DATABASES_SQL)
+    except SqlError as error:
+        if error.kind != "query":
+            raise
+        try:
+            return session.query(DATABASES_SQL_BEFORE_2012)
+        except SqlError:
+            raise error from None
 
 
 def _with_replicas(session: SqlSession, rows: list[dict]) -> tuple[list[Database], Replication]:
