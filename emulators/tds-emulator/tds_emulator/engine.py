@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from . import builtins, procedures
+from . import batches, builtins, options, procedures, resolution
 from .catalog import Catalog, Login
 from .procedures import ProcedureOutcome
 from .results import ResultColumn, SqlError, StatementResult
@@ -27,6 +27,7 @@ from .sqltypes import SqlType
 from .system_tables import TABLES, SystemTable, can_see
 from .translation import (
     AFFINITY,
+    SQLITE,
     coerce,
     collate,
     infer_type,
@@ -55,13 +56,21 @@ class Engine:
         return login
 
     def open_session(self, login: Login, database: str | None = None) -> Session:
-        """Open a session; raises SqlError 4060 when the requested database cannot be opened."""
+        """Open a session in ``database``, or in the login's default database when the client asked for none.
+
+        Raises SqlError 4060 when the requested database cannot be opened, 4064 when the default one cannot
+        (missing, not ONLINE, or not the login's to see): MSSQLSERVER_4060 and MSSQLSERVER_4064,
+        https://learn.microsoft.com/sql/relational-databases/errors-events/mssqlserver-4064-database-engine-error
+        (both class 11, state 1; the server follows them with 18456).
+        """
         with self._spid_lock:
             spid = self._next_spid
             self._next_spid += 1
         name = database or login.default_database or "master"
         db = self.catalog.database(name)
         if db is None or not can_see(login, db) or db.state != "ONLINE":
+            if not database:
+                raise SqlError(4064, "Cannot open user default database. Login failed.", 11, 1)
             raise SqlError(4060, f'Cannot open database "{name}" requested by the login. The login failed.',
                            11, 1)
         return Session(self.catalog, login, db.name, spid)
@@ -125,14 +134,15 @@ class Session:
 
     # ---- statements ----------------------------------------------------------------------------------
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[StatementResult]:
-        """Run a batch; stops at the first error (which is the last result)."""
+        """Run a batch; stops at the first error (which is the last result). Like SQL Server, the whole batch
+        is parsed first: a syntax error runs nothing."""
         params = {k.lstrip("@").lower(): to_sqlite(v) for k, v in (params or {}).items()}
         if not sql.strip():
             return []
         try:
-            statements = [s for s in sqlglot.parse(sql, read="tsql") if s is not None]
-        except (ParseError, TokenError) as exc:
-            return [StatementResult(error=syntax_error(exc))]
+            statements = [self._parse(statement) for statement in batches.split(sql)]
+        except SqlError as exc:
+            return [StatementResult(error=exc)]
         results: list[StatementResult] = []
         for statement in statements:
             try:
@@ -145,7 +155,29 @@ class Session:
             results.append(result)
         return results
 
-    def _statement(self, statement: exp.Expression, params: dict[str, Any]) -> StatementResult:
+    @staticmethod
+    def _parse(statement: batches.Statement) -> exp.Expression | SqlError:
+        """A statement parsed by sqlglot, or the error its execution raises (an unsupported SET value)."""
+        if statement.first_word == "SET":
+            try:
+                options.apply(statement.text, statement.tokens)
+            except SqlError as exc:
+                if exc.severity == 15:  # a syntax error: the batch does not run
+                    raise
+                return exc
+            return exp.Set()
+        text = f"EXEC {statement.text}" if statement.bare_call else statement.text
+        try:
+            parsed = [s for s in sqlglot.parse(text, read="tsql") if s is not None]
+        except (ParseError, TokenError) as exc:
+            raise syntax_error(exc) from exc
+        if len(parsed) != 1:
+            raise SqlError(102, f"Incorrect syntax near '{statement.tokens[-1].text}'.", 15, 1)
+        return parsed[0]
+
+    def _statement(self, statement: exp.Expression | SqlError, params: dict[str, Any]) -> StatementResult:
+        if isinstance(statement, SqlError):
+            raise statement
         if isinstance(statement, exp.Query):
             return self._query(statement, params)
         if isinstance(statement, exp.Set):
@@ -177,8 +209,8 @@ class Session:
             if results and results[-1].error:
                 raise results[-1].error
             return results[-1] if results else StatementResult()
-        kind = statement.key.upper()
-        raise SqlError(40000, f"The TDS emulator does not support {kind} statements.", 16, 1)
+        kind = statement.name.split()[0] if isinstance(statement, exp.Command) and statement.name else statement.key
+        raise SqlError(40000, f"The TDS emulator does not support {kind.upper()} statements.", 16, 1)
 
     def _use(self, name: str) -> StatementResult:
         db = self.catalog.database(name)
@@ -203,19 +235,30 @@ class Session:
         statement = statement.copy()
         ctes = {cte.alias_or_name.lower() for cte in statement.find_all(exp.CTE)}
         scope: dict[str, SqlType] = {}
+        found_tables: dict[int, SystemTable] = {}
         for table in list(statement.find_all(exp.Table)):
             if not isinstance(table.this, exp.Identifier):
                 raise SqlError(40000, "The TDS emulator does not support table-valued functions.")
             if not table.db and not table.catalog and table.name.lower() in ctes:
                 continue
-            found = self._resolve(table)
+            found_tables[id(table)] = self._resolve(table)
+        resolution.check(statement, lambda node: _column_names(found_tables.get(id(node))))
+        for table in list(statement.find_all(exp.Table)):
+            found = found_tables.get(id(table))
+            if found is None:
+                continue
             self._ensure_loaded(found)
             schema, name = found.sqlite_location
+            if not table.alias:  # SQLite exposes it under the name T-SQL does: sys.databases as databases
+                table.set("alias", exp.TableAlias(this=exp.to_identifier(table.name)))
             table.set("this", exp.to_identifier(name, quoted=True))
             table.set("db", exp.to_identifier(schema, quoted=True))
             table.set("catalog", None)
             for column in found.columns:
                 scope.setdefault(column.name.lower(), column.type)
+        for column in statement.find_all(exp.Column):  # bound already: db.schema.table.column -> table.column
+            column.set("db", None)
+            column.set("catalog", None)
         projections = list(statement.selects) if hasattr(statement, "selects") else []
         has_star = any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
                        for p in projections)
@@ -223,7 +266,7 @@ class Session:
         names = [None if has_star else output_name(p) for p in projections]
         statement = statement.transform(lambda node: rewrite(node, params))
         statement = statement.transform(rewrite_cast)
-        sql = statement.sql(dialect="sqlite", identify=True)
+        sql = statement.sql(dialect=SQLITE, identify=True)
         self.function_error = None
         try:
             cursor = self._db.execute(sql, params)
@@ -263,3 +306,7 @@ class Session:
 
     def unprepare(self, handle: Any) -> None:
         self._prepared.pop(handle, None)
+
+
+def _column_names(table: SystemTable | None) -> list[str] | None:
+    return None if table is None else [column.name for column in table.columns]

@@ -30,7 +30,6 @@ log = logging.getLogger("tds_emulator")
 _PROGRAM = "Microsoft SQL Server"
 _INTERNAL_SQL = re.compile(r"^\s*(exec(ute)?\s+)?(\[?(sys|master|dbo)\]?\.+)*\[?sp_datatype_info", re.I)
 _TDS_74 = 0x74000004
-_TDS_72 = 0x72090002
 
 
 class _DropConnection(Exception):
@@ -225,6 +224,9 @@ class _Connection(threading.Thread):
     def _login(self, login7: p.Login7) -> bool:
         server = self.emulator.catalog.server_name
         engine = self.emulator.engine
+        if tk.loginack_version(login7.tds_version) is None:
+            self.channel.send_message(tk.unsupported_version(login7.tds_version, server))
+            return False
         login = None if login7.integrated_security else engine.authenticate(login7.username, login7.password)
         out = bytearray()
         if login is not None:
@@ -238,9 +240,7 @@ class _Connection(threading.Thread):
             self.channel.send_message(bytes(out))
             return False
         self.channel.spid = self.session.spid
-        self.tds_version = login7.tds_version if login7.tds_version < _TDS_74 else _TDS_74
-        if self.tds_version < _TDS_72:
-            self.tds_version = _TDS_72
+        self.tds_version = tk.loginack_version(login7.tds_version) or _TDS_74
         requested = login7.packet_size
         packet_size = requested if 512 <= requested <= 32767 else p.DEFAULT_PACKET_SIZE
         out += tk.envchange_text(tk.ENV_DATABASE, self.session.database, "master")

@@ -51,6 +51,37 @@ def envchange_bytes(kind: int, new: bytes, old: bytes) -> bytes:
     return _token(ENVCHANGE, bytes([kind, len(new)]) + new + bytes([len(old)]) + old)
 
 
+# TDS versions a LOGIN7 asks for and LOGINACK answers (MS-TDS 2.2.6.4 and 2.2.7.14,
+# https://learn.microsoft.com/openspecs/windows_protocols/ms-tds/490e563d-cc6e-4c86-bb95-ef0186b98032).
+# The server answers the version the client asked for, or its own highest when the client's is newer; answering
+# an older one than asked breaks clients (FreeTDS and python-tds then misread the tokens). TDS 8.0 (strict TLS)
+# logs in with 0x08000000 and is answered 7.4. The emulator encodes 7.2 tokens (8-byte DONE row counts, PLP for
+# MAX types, ALL_HEADERS), so it refuses 7.1 and 7.0 rather than answer in a format they cannot read.
+TDS_72, TDS_73A, TDS_73B, TDS_74, TDS_80 = 0x72090002, 0x730A0003, 0x730B0003, 0x74000004, 0x08000000
+TDS_VERSIONS = {TDS_72: "7.2", TDS_73A: "7.3A", TDS_73B: "7.3B", TDS_74: "7.4"}
+
+
+def loginack_version(requested: int) -> int | None:
+    """The version LOGINACK answers to a LOGIN7 asking for ``requested``; None when it is refused."""
+    if requested in TDS_VERSIONS:
+        return requested
+    if requested == TDS_80 or TDS_74 < requested <= 0x7FFFFFFF:
+        return TDS_74
+    return None
+
+
+def unsupported_version(requested: int, server: str) -> bytes:
+    """The answer to a LOGIN7 asking for a version the emulator does not speak: an ERROR, then DONE(error)."""
+    text = (f"The TDS emulator does not support TDS version 0x{requested:08X} (LOGIN7); it speaks TDS 7.2, 7.3A, "
+            "7.3B and 7.4. Connect with TDS 7.2 or later.")
+    if requested >= TDS_72:
+        return message(40000, 1, 16, text, server) + done(DONE_ERROR)
+    # before 7.2 the ERROR token's line number is 2 bytes and DONE's row count 4 (MS-TDS 2.2.7.10, 2.2.7.6)
+    body = (struct.pack("<iBB", 40000, 1, 16) + us_varchar(text) + b_varchar(server) + b_varchar("")
+            + struct.pack("<H", 1))
+    return _token(ERROR, body) + struct.pack("<BHHI", DONE, DONE_ERROR, 0, 0)
+
+
 def loginack(tds_version: int, program: str, version: str) -> bytes:
     major, minor, build = (int(p) for p in version.split(".")[:3])
     body = (bytes([1]) + struct.pack(">I", tds_version) + b_varchar(program)

@@ -14,11 +14,24 @@ from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
 
 from . import sqltypes as t
 from .builtins import FUNCTION_TYPES, GLOBAL_TYPES
 from .results import SqlError
 from .sqltypes import SqlType
+
+
+class _SQLiteBackticks(SQLite):
+    """SQLite, with identifiers written in backticks. SQLite reads an unknown "double-quoted" identifier as a
+    string literal (https://sqlite.org/quirks.html#dblquote), so `SELECT "nosuchcol"` would answer the text
+    'nosuchcol'; a backticked name is always an identifier, and an unknown one is an error."""
+
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`", '"', ("[", "]")]
+
+
+SQLITE = _SQLiteBackticks
 
 
 def collate(a: str, b: str) -> int:
@@ -130,19 +143,25 @@ def syntax_error(exc: Exception) -> SqlError:
 
 
 def sqlite_error(exc: sqlite3.Error) -> SqlError:
+    """SQL Server's error for what SQLite refused. Columns are bound before a query runs
+    (:mod:`~tds_emulator.resolution`), so these are a second line of defence."""
     text = str(exc)
-    m = re.match(r"no such column: (?:\w+\.)?(.+)", text)
+    m = re.match(r"no such column: (.+)", text)
     if m:
-        return SqlError(207, f"Invalid column name '{m.group(1)}'.", 16, 1)
+        name = m.group(1)
+        if "." in name:
+            return SqlError(4104, f'The multi-part identifier "{name}" could not be bound.', 16, 1)
+        return SqlError(207, f"Invalid column name '{name}'.", 16, 1)
+    m = re.match(r"ambiguous column name: (?:\w+\.)?(.+)", text)
+    if m:
+        return SqlError(209, f"Ambiguous column name '{m.group(1)}'.", 16, 1)
     m = re.match(r"no such function: (.+)", text)
     if m:
         return SqlError(195, f"'{m.group(1)}' is not a recognized built-in function name.", 15, 10)
     m = re.match(r"no such table: (?:\w+\.)?(.+)", text)
     if m:
         return SqlError(208, f"Invalid object name '{m.group(1)}'.", 16, 1)
-    if "syntax error" in text:
-        return SqlError(102, f"Incorrect syntax ({text}).", 15, 1)
-    return SqlError(50000, f"TDS emulator: {text}", 16, 1)
+    return SqlError(40000, f"The TDS emulator cannot run this statement (SQLite: {text}).", 16, 1)
 
 
 def coerce(sql_type: SqlType | None, values: Iterable[Any]) -> tuple[SqlType, list[Any]]:
