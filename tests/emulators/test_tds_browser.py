@@ -166,3 +166,42 @@ def test_cli_prints_the_certificate_and_the_browser(tmp_path: Path):
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_a_named_instance_says_its_name(sqlserver_emulator):
+    """@@SERVERNAME and SERVERPROPERTY('ServerName') are HOST\\INSTANCE, InstanceName and @@SERVICENAME the
+    instance; the default instance keeps HOST, NULL and MSSQLSERVER."""
+    query = ("SELECT @@SERVERNAME, CAST(SERVERPROPERTY('ServerName') AS NVARCHAR(128)), "
+             "CAST(SERVERPROPERTY('InstanceName') AS NVARCHAR(128)), @@SERVICENAME")
+    for instance, expected_row in (("INST1", ("DBHOST\\INST1", "DBHOST\\INST1", "INST1", "INST1")),
+                                   ("MSSQLSERVER", ("DBHOST", "DBHOST", None, "MSSQLSERVER"))):
+        emulator = sqlserver_emulator(catalog(instance))
+        cs = (f"DRIVER={{FreeTDS}};SERVER={emulator.host};PORT={emulator.port};UID={USER};PWD={{{PASSWORD}}};"
+              "TDS_Version=7.4;ClientCharset=UTF-8")
+        with pyodbc.connect(cs, timeout=5, autocommit=True) as cnxn:
+            assert tuple(cnxn.execute(query).fetchone()) == expected_row
+
+
+def test_prelogin_flags_another_instance_name(sqlserver_emulator):
+    """PRELOGIN's INSTOPT answer is 0x00 for this instance's name (or none) and 0x01 for another."""
+    emulator = sqlserver_emulator(catalog())
+
+    def instopt(name: bytes) -> int:
+        options = [(0, bytes(6)), (1, b"\x02"), (2, name + b"\x00")]
+        head, data, offset = bytearray(), bytearray(), len(options) * 5 + 1
+        for token, value in options:
+            head += struct.pack(">BHH", token, offset + len(data), len(value))
+            data += value
+        payload = bytes(head) + b"\xff" + bytes(data)
+        with socket.create_connection((emulator.host, emulator.port), timeout=10) as client:
+            client.sendall(struct.pack(">BBHHBB", 0x12, 0x01, 8 + len(payload), 0, 1, 0) + payload)
+            answer = client.recv(4096)[8:]
+        pos = 0
+        while answer[pos] != 0xFF:
+            token, at, _ = struct.unpack_from(">BHH", answer, pos)
+            if token == 2:
+                return answer[at]
+            pos += 5
+        raise AssertionError("no INSTOPT in the answer")
+
+    assert instopt(b"") == 0 and instopt(b"inst1") == 0 and instopt(b"OTHER") == 1

@@ -19,7 +19,7 @@ import pyodbc
 import pytds
 import pytest
 
-from tds_emulator import CatalogError, SqlServerEmulator
+from tds_emulator import CatalogError, Faults, SqlServerEmulator
 from tds_emulator.catalog import Catalog
 from tds_emulator.certificates import CertificateAuthority
 from tds_emulator.tls import (
@@ -347,6 +347,36 @@ def test_tds8_strict_tls_comes_first(sqlserver_emulator, relay):
 
 
 # ---- robustness ---------------------------------------------------------------------------------------------
+def test_large_results_and_cancel_inside_tls(sqlserver_emulator):
+    """Thousands of rows stream through TLS records; a query timeout's ATTENTION is read through TLS and
+    answered, and the encrypted connection stays usable."""
+    databases = [{"name": f"db{i:05d}_" + "x" * 100} for i in range(3000)]
+    emulator = sqlserver_emulator(catalog("required", databases=databases))
+    with pyodbc.connect(odbc(emulator.port, "Encryption=require;"), timeout=5, autocommit=True) as cnxn:
+        assert len(cnxn.execute("SELECT name FROM sys.databases").fetchall()) == 3004
+        emulator.faults = Faults(query_delay_ms=5000)
+        cnxn.timeout = 1
+        with pytest.raises(pyodbc.OperationalError) as raised:
+            cnxn.execute(QUERY).fetchall()
+        assert raised.value.args[0] == "HYT00"
+        emulator.faults = Faults()
+        assert cnxn.execute(QUERY).fetchval() == MARKER
+
+
+def test_a_broken_handshake_closes_the_connection(sqlserver_emulator):
+    """Bytes that are not TLS where the handshake should be end the connection (a TLS alert, then close)."""
+    emulator = sqlserver_emulator(catalog("on"))
+    with socket.create_connection((emulator.host, emulator.port), timeout=10) as client:
+        client.sendall(prelogin(ENCRYPT_ON))
+        client.recv(4096)
+        garbage = b"\x16\x03\x01\x00\x05hello"
+        client.sendall(struct.pack(">BBHHBB", 0x12, 0x01, 8 + len(garbage), 0, 1, 0) + garbage)
+        received = b""
+        while chunk := client.recv(4096):
+            received += chunk
+        assert received == b"" or received[0] == 0x12  # nothing, or the alert inside a PRELOGIN packet
+
+
 def prelogin(encryption: int) -> bytes:
     options = [(0, bytes(6)), (1, bytes([encryption]))]
     head, data, offset = bytearray(), bytearray(), len(options) * 5 + 1

@@ -39,17 +39,23 @@ def register(connection: sqlite3.Connection, session: Session) -> None:
     catalog, login = session.catalog, session.login
     major = int(catalog.version.split(".")[0])
     parts = catalog.version.split(".")
+    # A named instance is HOST\INSTANCE in @@SERVERNAME and ServerName, its name in InstanceName (NULL for
+    # the default instance) and its service name (SERVERPROPERTY, @@SERVERNAME, @@SERVICENAME docs).
+    named = catalog.instance_name.upper() != "MSSQLSERVER"
+    server_name = f"{catalog.server_name}\\{catalog.instance_name}" if named else catalog.server_name
     properties = {
         "productversion": catalog.version, "productlevel": "RTM", "productmajorversion": parts[0],
         "productminorversion": parts[1], "productbuild": parts[2],
         "edition": "Developer Edition (64-bit)", "engineedition": 3, "machinename": catalog.server_name,
-        "servername": catalog.server_name, "instancename": None, "isclustered": 0, "ishadrenabled": 0,
+        "servername": server_name, "instancename": catalog.instance_name if named else None, "isclustered": 0,
+        "ishadrenabled": 0,
         "collation": "SQL_Latin1_General_CP1_CI_AS", "isintegratedsecurityonly": 0,
     }
     globals_ = {
         "version": (f"Microsoft SQL Server {_MAJOR_TO_YEAR.get(major, '')} (RTM) - {catalog.version} (X64) "
                     f"\n\tDeveloper Edition (64-bit) on Linux (TDS emulator)\n"),
-        "servername": catalog.server_name, "servicename": "MSSQLSERVER", "language": "us_english",
+        "servername": server_name, "servicename": catalog.instance_name if named else "MSSQLSERVER",
+        "language": "us_english",
         "max_precision": 38, "error": 0, "textsize": 2147483647, "options": 5496,
     }
 
