@@ -49,7 +49,7 @@ def main() -> None:
         instance = {"instance_id": "bench", "region": "cn-hangzhou", "server": f"127.0.0.1,{emulator.port}",
                     "user": "backup", "password_ref": "env:BENCH_SQL_PW",
                     "oss_endpoint": f"127.0.0.1:{oss.port}",
-                    "control_endpoint": f"127.0.0.1:{control.port}", "item_timeout_s": 10}
+                    "control_endpoint": f"127.0.0.1:{control.port}", "item_timeout_s": 10, "encrypt": "off"}
         register = ApiRequest.build("POST", "/instances", {}, instance).to_bytes()
         start = ApiRequest.build("POST", "/instances/bench/prechecks", {"instance_id": "bench"}, "").to_bytes()
         last = ApiRequest.build("GET", "/instances/bench/prechecks/latest", {"instance_id": "bench"}).to_bytes()

@@ -27,15 +27,15 @@ from precheck import runner, wiring
 from precheck.adapters.sqlserver import PyodbcConnector
 from precheck.checks import database_status, recovery_mode
 from precheck.checks._sql import DATABASES_SQL, VISIBILITY_SQL
-from precheck.models import CheckRequest, Endpoint, Instance
+from precheck.models import CheckRequest, Instance
 
 item = {"recovery_mode": recovery_mode, "database_status": database_status}[sys.argv[1]].ITEM
 port = int(sys.argv[2])
 rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 instance = Instance(instance_id="huge", region="cn-hangzhou", server=f"127.0.0.1,{port}", user="backup",
-                    password_ref="env:BENCH_SQL_PW", item_timeout_s=60)
+                    password_ref="env:BENCH_SQL_PW", item_timeout_s=60, encrypt="off")
 started = time.perf_counter()
-bare = PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=port), "backup", os.environ["BENCH_SQL_PW"], 60)
+bare = PyodbcConnector().connect(instance.sql_target(), "backup", os.environ["BENCH_SQL_PW"], 60)
 rows = bare.query(DATABASES_SQL)
 bare.query(VISIBILITY_SQL)
 bare.close()

@@ -21,6 +21,7 @@ from precheck.checks._sql import DATABASES_SQL, DATABASES_SQL_BEFORE_2012, REPLI
 from precheck.local import Handler, fake_context
 from precheck.models import Endpoint, Instance
 from precheck.ports import Connected, PrecheckError, ProbeError, SqlError
+from precheck.sqltarget import SqlTarget
 
 # --- probes -----------------------------------------------------------------------------------------------
 
@@ -147,13 +148,14 @@ class FakeSql:
         fake.catalog, fake.address = catalog, address
         return fake
 
-    def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> FakeSession:
+    def connect(self, target: SqlTarget, user: str, password: str, timeout: float) -> FakeSession:
         self.logins.append((user, password))
         if self.delay:
             time.sleep(self.delay)
         if self.error:
             raise self.error
-        if self.address is not None and (endpoint.host, endpoint.port) != (self.address.host, self.address.port):
+        if self.address is not None and (target.server.host, target.server.tcp_port) != (self.address.host,
+                                                                                        self.address.port):
             raise SqlError("refused", "connection refused")
         if self.catalog is not None:
             self.session = _session_for(self.catalog, user, password)
@@ -228,8 +230,10 @@ def probes(network=None, oss=None, sql=None, secrets=None) -> Probes:
 
 
 def instance(**overrides: Any) -> Instance:
+    # encrypt off: the fakes and the emulator's default catalog offer no TLS (the product's default is
+    # require; tests of encryption say what they use)
     fields = {"instance_id": "erp-prod", "region": "cn-hangzhou", "server": "10.0.1.15,1433", "user": "backup",
-              "password_ref": "env:SQL_PASSWORD"}
+              "password_ref": "env:SQL_PASSWORD", "encrypt": "off"}
     fields.update(overrides)
     return Instance(**fields)
 

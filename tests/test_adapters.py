@@ -12,11 +12,13 @@ import responses
 
 from precheck.adapters.credentials import Credentials
 from precheck.adapters.network import SocketNetworkProbe
+from precheck.adapters.odbc import connection_string
 from precheck.adapters.oss import Oss2BucketProbe
 from precheck.adapters.secrets import EnvSecretResolver
-from precheck.adapters.sqlserver import PyodbcConnector, classify, connection_string
+from precheck.adapters.sqlserver import PyodbcConnector, classify
 from precheck.models import Endpoint
 from precheck.ports import ProbeError, SecretError, SqlError
+from precheck.sqltarget import SqlTarget
 from tests.helpers import FullBacklog, closed_port
 
 
@@ -83,7 +85,7 @@ def test_a_resolver_that_hangs_is_abandoned_at_the_limit():
 
 def test_connection_string_pins_tds_and_puts_the_password_last_in_braces():
     """TDS 7.4 is pinned; the password goes last, raw in braces (FreeTDS does not undo a doubled brace)."""
-    text = connection_string(Endpoint(host="db", port=1433), "u", "p;w}d=x", "FreeTDS")
+    text = connection_string(SqlTarget.at("db", 1433, encrypt="off"), 1433, "u", "p;w}d=x", "FreeTDS").text
     assert "TDS_Version=7.4" in text
     assert text.startswith("DRIVER={FreeTDS};") and text.endswith(";PWD={p;w}d=x};")
 
@@ -91,14 +93,14 @@ def test_connection_string_pins_tds_and_puts_the_password_last_in_braces():
 def test_a_password_that_could_add_attributes_is_refused_not_spliced():
     """A value holding '};' would end its braces and inject attributes: it is refused with a clear reason."""
     with pytest.raises(SqlError) as error:
-        connection_string(Endpoint(host="db", port=1433), "u", "x};DRIVER={Evil}", "FreeTDS")
+        connection_string(SqlTarget.at("db", 1433), 1433, "u", "x};DRIVER={Evil}", "FreeTDS")
     assert error.value.kind == "config" and "x};DRIVER" not in error.value.message
 
 
 def test_sql_connect_to_a_closed_port_is_refused_through_freetds():
     """The real driver's refusal is classified as refused."""
     with pytest.raises(SqlError) as error:
-        PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=closed_port()), "sa", "pw", timeout=3)
+        PyodbcConnector().connect(SqlTarget.at("127.0.0.1", closed_port()), "sa", "pw", timeout=3)
     assert error.value.kind == "refused"
 
 
@@ -106,7 +108,7 @@ def test_sql_connect_to_a_silent_server_times_out_within_the_limit(silent_listen
     """A server that accepts and never answers fails with a timeout at the limit (TDS version pinned)."""
     started = time.monotonic()
     with pytest.raises(SqlError) as error:
-        PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=silent_listener.port), "sa", "pw", timeout=2)
+        PyodbcConnector().connect(SqlTarget.at("127.0.0.1", silent_listener.port), "sa", "pw", timeout=2)
     assert error.value.kind == "timeout"
     assert time.monotonic() - started < 3.0
 
@@ -116,10 +118,9 @@ def test_login_failure_is_classified_by_native_error_and_never_shows_the_passwor
     import pyodbc
 
     error = pyodbc.ProgrammingError("42000", "[42000] [FreeTDS][SQL Server]Login failed for user 'backup'. (18456)")
-    result = classify(error, Endpoint(host="h", port=1), "backup", "pw")
+    result = classify(error, "backup", "pw")
     assert (result.kind, result.message) == ("login", "login failed for user 'backup'")
-    leaked = classify(pyodbc.Error("HY000", "[HY000] oops with Secret-1 inside"), Endpoint(host="h", port=1), "u",
-                      "Secret-1")
+    leaked = classify(pyodbc.Error("HY000", "[HY000] oops with Secret-1 inside"), "u", "Secret-1")
     assert "Secret-1" not in leaked.message
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from precheck.models import Endpoint, ItemStatus, new_run_id, sql_endpoint
+from precheck.models import Endpoint, ItemStatus, new_run_id
+from precheck.sqltarget import parse_server_name
 from tests.fakes import instance
 
 
@@ -30,8 +31,8 @@ def test_endpoint_rejects_what_is_not_host_port(text):
 
 def test_sql_server_uses_its_own_comma_port_notation():
     """SQL Server's HOST,PORT notation is understood and 1433 is the default port."""
-    assert (sql_endpoint("db.local,14330").host, sql_endpoint("db.local,14330").port) == ("db.local", 14330)
-    assert sql_endpoint("db.local").port == 1433
+    assert (parse_server_name("db.local,14330").host, parse_server_name("db.local,14330").port) == ("db.local", 14330)
+    assert parse_server_name("db.local").tcp_port == 1433
 
 
 @pytest.mark.parametrize("field, value", [

@@ -13,9 +13,10 @@ import pytest
 
 from precheck.adapters.sqlserver import PyodbcConnector
 from precheck.checks import database_status
-from precheck.models import CheckRequest, Endpoint, ItemStatus, Outcome
+from precheck.models import CheckRequest, ItemStatus, Outcome
 from precheck.ports import SqlError
 from precheck.runner import run_check
+from precheck.sqltarget import SqlTarget
 from tests.fakes import FakeSecrets
 from tests.fakes import instance as fake_instance
 from tests.fakes import probes as fake_probes
@@ -46,7 +47,7 @@ def check(emulator, oss, tmp_path, timeout: float = 5, password: str = PASSWORD)
     result = subprocess.run(
         [sys.executable, "-m", "precheck.cli", "check", "--server", f"127.0.0.1,{emulator.port}", "--user", "backup",
          "--password-env", "SQL_PW", "--region", "cn-hangzhou", "--oss-endpoint", oss.endpoint,
-         "--control-endpoint", oss.endpoint, "--timeout", str(timeout), "--json"],
+         "--control-endpoint", oss.endpoint, "--timeout", str(timeout), "--json", "--encrypt", "off"],
         env=env, capture_output=True, text=True, timeout=60)
     view = json.loads(result.stdout) if result.stdout.strip() else {}
     return result.returncode, view, result.stdout + result.stderr
@@ -206,7 +207,7 @@ def test_passwords_with_connection_string_characters_log_in(sqlserver_emulator, 
     """Braces, semicolons, equals signs, spaces and Unicode in a password reach the server intact."""
     emulator = sqlserver_emulator({"logins": [{"name": "backup", "password": password, "sysadmin": True}],
                                    "databases": []})
-    session = PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=emulator.port), "backup", password, 3)
+    session = PyodbcConnector().connect(SqlTarget.at("127.0.0.1", emulator.port, encrypt="off"), "backup", password, 3)
     try:
         assert session.query("SELECT HAS_PERMS_BY_NAME(NULL, NULL, 'VIEW ANY DATABASE') AS can_view_all") == [
             {"can_view_all": 1}]
@@ -219,14 +220,14 @@ def test_a_password_the_driver_cannot_take_is_refused_before_connecting(sqlserve
     emulator = sqlserver_emulator({"logins": [{"name": "backup", "password": "a};b", "sysadmin": True}],
                                    "databases": []})
     with pytest.raises(SqlError) as error:
-        PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=emulator.port), "backup", "a};b", 3)
+        PyodbcConnector().connect(SqlTarget.at("127.0.0.1", emulator.port, encrypt="off"), "backup", "a};b", 3)
     assert error.value.kind == "config" and "a};b" not in error.value.message
 
 
 def test_parameterised_queries_go_through_the_driver(sqlserver_emulator):
     """Names are passed as parameters (sp_prepexec through FreeTDS), never spliced into SQL."""
     emulator = sqlserver_emulator(catalog([{"name": "O'Brien]; DROP", "state": "ONLINE", "recovery_model": "FULL"}]))
-    session = PyodbcConnector().connect(Endpoint(host="127.0.0.1", port=emulator.port), "backup", PASSWORD, 3)
+    session = PyodbcConnector().connect(SqlTarget.at("127.0.0.1", emulator.port, encrypt="off"), "backup", PASSWORD, 3)
     try:
         rows = session.query("SELECT name, recovery_model_desc FROM sys.databases WHERE name = ?", ["O'Brien]; DROP"])
     finally:

@@ -1,6 +1,7 @@
 """`precheck`: the command-line tool. Every command goes through the same handlers FC runs.
 
   precheck check --server HOST[,PORT] --user USER --password-env VAR --region REGION [...]
+                [--encrypt off|request|require|strict] [--trust-server-certificate] [--ca-file PATH]
   precheck serve [--port N]              local API (API Gateway events, like SAM's local API)
   precheck invoke FUNCTION --event FILE  one handler with an event file, like `sam local invoke`
   precheck last INSTANCE_ID [--json]
@@ -90,7 +91,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         "instance_id": args.instance_id or _instance_id_for(args.server), "region": args.region,
         "server": args.server, "user": args.user, "password_ref": f"env:{args.password_env}",
         "oss_endpoint": args.oss_endpoint, "control_endpoint": args.control_endpoint, "bucket": args.bucket,
-        "item_timeout_s": args.timeout,
+        "item_timeout_s": args.timeout, "encrypt": args.encrypt,
+        "trust_server_certificate": args.trust_server_certificate or None, "ca_file": args.ca_file,
     }
     try:
         instance = Instance(**{key: value for key, value in fields.items() if value is not None})
@@ -191,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check", help="precheck one SQL Server instance now", allow_abbrev=False)
-    check.add_argument("--server", required=True, help="SQL Server host, HOST,PORT (port 1433 by default)")
+    check.add_argument("--server", required=True,
+                       help="SQL Server name as DBAs write it: HOST (port 1433), HOST,PORT, tcp:HOST,PORT, "
+                            "HOST\\INSTANCE (port from the SQL Server Browser, UDP 1434) or [IPv6],PORT")
     check.add_argument("--user", required=True, help="SQL login")
     check.add_argument("--password-env", required=True, metavar="VAR",
                        help="name of the environment variable that holds the password")
@@ -202,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="time limit per item")
     check.add_argument("--instance-id", help="id to store the result under (default: derived from --server)")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    check.add_argument("--encrypt", choices=["off", "request", "require", "strict"],
+                       help="TLS to SQL Server (default require: the whole session encrypted and the server's "
+                            "certificate validated, as Microsoft's ODBC Driver 18 does)")
+    check.add_argument("--trust-server-certificate", action="store_true",
+                       help="encrypt without validating the server's certificate (no protection against an "
+                            "impostor server: prefer a trusted certificate or --ca-file)")
+    check.add_argument("--ca-file", metavar="PATH", help="PEM file of the CA that signed the server's certificate")
 
     serve = commands.add_parser("serve", help="run the local API")
     serve.add_argument("--host", default="127.0.0.1")

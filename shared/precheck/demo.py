@@ -99,7 +99,9 @@ def run(settings: Settings, port: int = 8080, once: bool = False) -> int:
         print(f"OSS endpoint: a local listener on 127.0.0.1:{oss.port}; control endpoint: a closed local port\n")
         instance = {"instance_id": DEMO_INSTANCE, "region": "cn-hangzhou", "server": server, "user": "backup",
                     "password_ref": f"env:{DEMO_PASSWORD_ENV}", "oss_endpoint": f"127.0.0.1:{oss.port}",
-                    "control_endpoint": "127.0.0.1:1", "item_timeout_s": 5}
+                    "control_endpoint": "127.0.0.1:1", "item_timeout_s": 5,
+                    # the demo catalog's emulator offers no TLS; a real server keeps the default, require
+                    "encrypt": "off"}
         status, body = _post(f"{api.url}/instances", instance)
         if status >= 400:
             print(f"registration failed: HTTP {status}: {body}", file=sys.stderr)

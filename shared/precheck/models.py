@@ -12,7 +12,9 @@ import re
 import time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .sqltarget import DEFAULT_ENCRYPT, MAX_CA_FILE, Encrypt, ServerNameError, SqlTarget, parse_server_name, tls_problem
 
 #: Identifiers we accept for instances: safe in a Tablestore key, a URL path and an FC invocation id.
 INSTANCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -123,7 +125,8 @@ class Instance(Model):
 
     instance_id: str = Field(pattern=INSTANCE_ID_PATTERN)
     region: str = Field(pattern=r"^[a-z0-9-]{2,40}$")
-    server: str = Field(min_length=1, max_length=255, description="SQL Server host, optionally HOST,PORT")
+    server: str = Field(min_length=1, max_length=255,
+                        description="SQL Server name: HOST, HOST,PORT, tcp:HOST,PORT, HOST\\INSTANCE or [IPv6],PORT")
     user: str = Field(min_length=1, max_length=128)
     password_ref: str = Field(
         pattern=r"^env:[A-Za-z_][A-Za-z0-9_]{0,127}$",
@@ -134,12 +137,27 @@ class Instance(Model):
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     item_timeout_s: float = Field(default=DEFAULT_ITEM_TIMEOUT_S, gt=0, le=MAX_ITEM_TIMEOUT_S)
     skip_items: list[str] = Field(default_factory=list, max_length=64)
+    encrypt: Encrypt = Field(
+        default=DEFAULT_ENCRYPT, description="TLS to SQL Server; require (the default) validates the certificate")
+    trust_server_certificate: bool = Field(default=False, description="encrypt without validating the certificate")
+    ca_file: str | None = Field(default=None, max_length=MAX_CA_FILE,
+                                description="PEM file of the CA that signed the server's certificate")
 
     @field_validator("server")
     @classmethod
-    def _server_is_host_port(cls, value: str) -> str:
-        sql_endpoint(value)
+    def _server_is_a_server_name(cls, value: str) -> str:
+        try:
+            parse_server_name(value)
+        except ServerNameError as error:
+            raise ValueError(str(error)) from None
         return value
+
+    @model_validator(mode="after")
+    def _encryption_settings_agree(self) -> Instance:
+        problem = tls_problem(self.encrypt, self.trust_server_certificate, self.ca_file)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @field_validator("oss_endpoint", "control_endpoint")
     @classmethod
@@ -148,23 +166,16 @@ class Instance(Model):
             Endpoint.parse(value, default_port=443)
         return value
 
-    def sql_endpoint(self) -> Endpoint:
-        return sql_endpoint(self.server)
+    def sql_target(self) -> SqlTarget:
+        """The SQL Server to log in to and the encryption to use."""
+        return SqlTarget(parse_server_name(self.server), encrypt=self.encrypt,
+                         trust_server_certificate=self.trust_server_certificate, ca_file=self.ca_file)
 
     def oss(self) -> Endpoint:
         return Endpoint.parse(self.oss_endpoint or oss_internal_endpoint(self.region), default_port=443)
 
     def control(self) -> Endpoint:
         return Endpoint.parse(self.control_endpoint or control_endpoint(self.region), default_port=443)
-
-
-def sql_endpoint(server: str) -> Endpoint:
-    """SQL Server's own `HOST,PORT` notation (a colon is accepted too); port 1433 by default."""
-    text = server.strip()
-    if "," in text:
-        host, _, port = text.rpartition(",")
-        text = f"{host.strip()}:{port.strip()}"
-    return Endpoint.parse(text, default_port=1433, default_scheme="tds")
 
 
 class AffectedDatabase(Model):

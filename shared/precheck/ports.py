@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .models import Endpoint, Instance, Outcome, Run
+from .sqltarget import SqlTarget
 
 if TYPE_CHECKING:
     from .adapters.credentials import Credentials
@@ -35,7 +36,9 @@ class ProbeError(PrecheckError):
 
 
 class SqlError(PrecheckError):
-    """SQL Server could not be reached or queried: kind is login, dns, refused, timeout, dropped, query."""
+    """SQL Server could not be reached or queried. `kind` is one of: config, dns, refused, unreachable,
+    timeout, browser, instance, encryption, certificate, tls, login, database, dropped, query
+    (precheck.adapters.sqlserver says when each is raised; checks/_sql.py has the advice for each)."""
 
 
 class StoreError(PrecheckError):
@@ -75,9 +78,10 @@ class SqlSession(Protocol):
 
 
 class SqlConnector(Protocol):
-    """Opens a session as `user` with `password`; every wait is bounded by `timeout` seconds."""
+    """Opens a session as `user` with `password` on `target` (its server name, resolved through the SQL
+    Server Browser for a named instance, and its encryption); every wait is bounded by `timeout` seconds."""
 
-    def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> SqlSession: ...
+    def connect(self, target: SqlTarget, user: str, password: str, timeout: float) -> SqlSession: ...
 
 
 class SecretResolver(Protocol):

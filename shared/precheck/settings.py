@@ -13,6 +13,7 @@ is a `SettingsError` whose message names the variable and the rule, never the va
 | PRECHECK_FUNCTIONS_DIR                | functions_dir        | the `functions/` folder beside the package |
 | PRECHECK_REGION                       | region               | local (the region fake contexts report)   |
 | PRECHECK_ODBC_DRIVER                  | odbc_driver          | FreeTDS                                   |
+| FREETDSCONF                           | freetds_conf         | none (FreeTDS's own search)               |
 | PRECHECK_OTS_INSTANCE                 | ots_instance         | none                                      |
 | PRECHECK_OTS_ENDPOINT                 | ots_endpoint         | the instance's VPC endpoint in ots_region |
 | PRECHECK_OTS_REGION, ALIBABA_CLOUD_REGION_ID, FC_REGION | ots_region | none                             |
@@ -28,6 +29,10 @@ is a `SettingsError` whose message names the variable and the rule, never the va
 
 SQL passwords are not settings: an instance names one as `password_ref: env:NAME`, and the secret resolver
 looks NAME up in `secret_env`, the mapping these settings were read from.
+
+One variable is also written, once per process: FREETDSCONF, which FreeTDS reads at each connection, names
+the freetds.conf the process generates to validate SQL Server certificates (`export_freetds_conf`,
+adapters/freetds_conf.py); an operator's own FREETDSCONF file is copied into it first.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ class Settings:
     functions_dir: Path | None = None
     region: str = "local"
     odbc_driver: str = DEFAULT_ODBC_DRIVER
+    freetds_conf: Path | None = None
     ots_instance: str | None = None
     ots_endpoint: str | None = None
     ots_region: str | None = None
@@ -127,6 +133,13 @@ def default_store_url(home: Path) -> str:
     return f"sqlite:///{home / 'precheck.db'}"
 
 
+def export_freetds_conf(path: Path) -> None:
+    """The one write to the environment: FreeTDS learns its configuration file only from FREETDSCONF
+    (src/tds/config.c, tds_read_conf_file), so the file this process generates is named there, once, before
+    its first connection (adapters/freetds_conf.py explains why that is safe with threads)."""
+    os.environ["FREETDSCONF"] = str(path)
+
+
 # --- parsing, one rule per kind of value ----------------------------------------------------------------------
 
 
@@ -181,6 +194,7 @@ _VARIABLES: list[tuple[str, tuple[str, ...], Callable[[str, str], Any]]] = [
     ("functions_dir", ("PRECHECK_FUNCTIONS_DIR",), _path),
     ("region", ("PRECHECK_REGION",), _text),
     ("odbc_driver", ("PRECHECK_ODBC_DRIVER",), _text),
+    ("freetds_conf", ("FREETDSCONF",), _path),
     ("ots_instance", ("PRECHECK_OTS_INSTANCE",), _text),
     ("ots_endpoint", ("PRECHECK_OTS_ENDPOINT",), _url),
     ("ots_region", ("PRECHECK_OTS_REGION", "ALIBABA_CLOUD_REGION_ID", "FC_REGION"), _text),

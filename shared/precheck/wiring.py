@@ -112,7 +112,7 @@ def make_probes(settings: Settings, credentials: Callable[[], Credentials | None
     def sql():
         from .adapters.sqlserver import PyodbcConnector
 
-        return PyodbcConnector(settings.odbc_driver)
+        return PyodbcConnector(settings.odbc_driver, freetds_base=settings.freetds_conf)
 
     def secrets():
         from .adapters.secrets import EnvSecretResolver

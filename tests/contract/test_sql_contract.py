@@ -21,6 +21,7 @@ from precheck.adapters.sqlserver import PyodbcConnector
 from precheck.checks._sql import DATABASES_SQL, REPLICAS_SQL, VISIBILITY_SQL
 from precheck.models import Endpoint
 from precheck.ports import SqlConnector, SqlError
+from precheck.sqltarget import SqlTarget
 from tests.fakes import FakeSql
 from tests.helpers import closed_port
 
@@ -53,19 +54,20 @@ class Server:
     """A SQL Server to connect to: the connector, where it listens, and a port where nothing does."""
 
     connector: SqlConnector
-    endpoint: Endpoint
-    closed: Endpoint
+    endpoint: SqlTarget
+    closed: SqlTarget
 
 
 def _fake(catalog: dict, request) -> Server:
     address = Endpoint(host="127.0.0.1", port=1433)
-    return Server(FakeSql.of(catalog, address), address, Endpoint(host="127.0.0.1", port=closed_port()))
+    return Server(FakeSql.of(catalog, address), SqlTarget.at("127.0.0.1", 1433),
+                  SqlTarget.at("127.0.0.1", closed_port()))
 
 
 def _pyodbc(catalog: dict, request) -> Server:
     emulator = request.getfixturevalue("sqlserver_emulator")(catalog)
-    return Server(PyodbcConnector(), Endpoint(host="127.0.0.1", port=emulator.port),
-                  Endpoint(host="127.0.0.1", port=closed_port()))
+    return Server(PyodbcConnector(), SqlTarget.at("127.0.0.1", emulator.port, encrypt="off"),
+                  SqlTarget.at("127.0.0.1", closed_port(), encrypt="off"))
 
 
 @pytest.fixture(params=["fake", pytest.param("pyodbc", marks=pytest.mark.emulator)])

@@ -1,71 +1,73 @@
-"""SQL Server through pyodbc and the FreeTDS ODBC driver: bounded waits, pinned TDS version, no secrets out.
+"""SQL Server through pyodbc and an ODBC driver (FreeTDS by default): bounded waits, clear causes, no secrets.
 
 `pyodbc.connect(..., timeout=N)` sets the ODBC login timeout (SQL_ATTR_LOGIN_TIMEOUT) and
 `connection.timeout` the query timeout (SQL_ATTR_QUERY_TIMEOUT), both in whole seconds (pyodbc's wiki,
-"Connection" and "The pyodbc Module"); `TDS_Version=7.4` pins the protocol, so FreeTDS does not fall back
-through older versions against a server that accepts and never answers. Without them such a server holds
-the check for minutes (tests/test_sql_emulated.py shows the bound against the emulator's silent mode).
+"Connection" and "The pyodbc Module"). Before the driver is called, the connector resolves the host itself
+within the time limit (getaddrinfo has none; a driver's "unable to connect" is then never mistaken for a
+DNS failure) and, for `host\\INSTANCE`, asks the SQL Server Browser for the port (adapters/sqlbrowser.py).
+The connection string is built per driver family (adapters/odbc.py); for FreeTDS with certificate
+validation, its freetds.conf section is written first (adapters/freetds_conf.py).
+
+Errors become `SqlError` kinds (precheck.ports): dns, timeout, refused, unreachable, browser, instance,
+encryption (the server offers no encryption and the target requires it), certificate (TLS or certificate
+validation failed), login (18456), database (4060, 4064), dropped, query, config.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import socket
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyodbc
 
-from ..models import Endpoint
-from ..ports import SqlError
+from ..ports import ProbeError, SqlError
+from ..sqltarget import BROWSER_PORT, SqlTarget
+from . import freetds_conf, network, prelogin, sqlbrowser
+from .odbc import FREETDS, connection_string, family
 
 DEFAULT_DRIVER = "FreeTDS"
 _NATIVE = re.compile(r"\((\d+)\)")
 _LOGIN_FAILED = 18456
+_DATABASE_FAILED = {4060: "the login cannot open database master", 4064: "the login cannot open its default database"}
 #: FreeTDS's own numbers for a connection lost while talking: unexpected EOF, read failed, write failed
 _CONNECTION_LOST = {20017, 20004, 20006}
+#: FreeTDS: TCP connect failed (TDSECONN); connected, then the login handshake failed (TDSEFCON)
+_TCP_FAILED, _HANDSHAKE_FAILED = 20009, 20002
 
 
-def _braced(value: str, what: str) -> str:
-    """An ODBC connection-string value in braces.
+def classify(error: Exception, user: str, password: str) -> SqlError:
+    """Turn a pyodbc error into a SqlError whose message names the cause and never the password.
 
-    FreeTDS ends a braced value at the first `};` and does not undo ODBC's `}}` escape (a doubled brace
-    reaches the server doubled), so values go in raw, each followed by `;`; the one sequence a braced value
-    cannot hold is `};`, which would end it and let the rest add attributes. Such a value is refused.
-    """
-    if "};" in value or "\x00" in value:
-        raise SqlError("config", f"the {what} contains '}};' or a NUL character, which the FreeTDS ODBC driver cannot "
-                                 "take in a connection string")
-    return "{" + value + "}"
-
-
-def connection_string(endpoint: Endpoint, user: str, password: str, driver: str | None = None) -> str:
-    driver = driver or DEFAULT_DRIVER
-    return ";".join([
-        f"DRIVER={_braced(driver, 'driver name')}",
-        f"SERVER={_braced(endpoint.host, 'server name')}",
-        f"PORT={endpoint.port}",
-        f"UID={_braced(user, 'login name')}",
-        "TDS_Version=7.4",
-        "ClientCharset=UTF-8",
-        f"PWD={_braced(password, 'password')}",
-    ]) + ";"  # FreeTDS needs the `};` to close the last braced value
-
-
-def classify(error: Exception, endpoint: Endpoint, user: str, password: str) -> SqlError:
-    """Turn a pyodbc error into a SqlError whose message names the cause and never the password."""
+    A FreeTDS "Unable to connect" comes after the connector resolved the host, so it is not a DNS failure:
+    it is the TCP connection (20009) or the handshake after it (20002; the connector then asks the server
+    itself, `explain_handshake`)."""
     state = error.args[0] if error.args else ""
     text = str(error.args[1]) if len(error.args) > 1 else str(error)
-    natives = [int(number) for number in _NATIVE.findall(text)]
+    natives = {int(number) for number in _NATIVE.findall(text)}
+    lowered = text.lower()
+    for number, reason in _DATABASE_FAILED.items():  # SQL Server follows 4060/4064 with 18456
+        if number in natives:
+            return SqlError("database", f"{reason} (SQL Server error {number})")
     if _LOGIN_FAILED in natives:
         return SqlError("login", f"login failed for user '{user}'")
-    if state == "HYT00" or "Timeout expired" in text:
+    if state == "HYT00" or "timeout expired" in lowered:
         return SqlError("timeout", "the server did not answer within the time limit")
-    if state == "08001":
-        return SqlError("dns", "the server name does not resolve or the host is unreachable")
-    if state == "08S01" and "Unable to connect" in text:
-        return SqlError("refused", "connection refused")
-    if (_CONNECTION_LOST & set(natives) or state in ("08S01", "08S02") or "Communication link failure" in text
-            or "closed" in text.lower()):
+    if "certificate" in lowered:  # Microsoft's drivers name it ("certificate verify failed")
+        return SqlError("certificate", f"the server's certificate was not accepted: {_clean(text, password)}")
+    if _TCP_FAILED in natives:
+        return SqlError("refused", "the TCP connection failed (connection refused or no route to the port)")
+    if _HANDSHAKE_FAILED in natives or state == "08001":
+        # FreeTDS 1.3 reports a failed TLS handshake or encryption mismatch as 08001 "Unable to connect to
+        # data source" with no number: the connector finds out which (`diagnose`)
+        return SqlError("handshake", f"the driver could not connect: {_clean(text, password)}")
+    if (_CONNECTION_LOST & natives or state in ("08S01", "08S02") or "communication link failure" in lowered
+            or "closed" in lowered):
         return SqlError("dropped", f"the connection was closed while reading: {_clean(text, password)}")
     return SqlError("query", f"SQL Server error: {_clean(text, password)}")
 
@@ -77,10 +79,32 @@ def _clean(text: str, password: str) -> str:
     return text[:300]
 
 
+def explain_handshake(target: SqlTarget, address: tuple, family_: int, port: int, timeout: float) -> SqlError:
+    """Why a login handshake failed, from what the server answers to a PRELOGIN of our own."""
+    answer = prelogin.server_encryption((address[0], port, *address[2:]), family_, timeout)
+    if answer == prelogin.ENCRYPT_NOT_SUP and target.encrypt in ("require", "strict"):
+        return SqlError("encryption", f"encrypt is {target.encrypt}, but the server does not offer encryption "
+                                      "(its PRELOGIN answer says encryption is not supported)")
+    if answer in (prelogin.ENCRYPT_OFF, prelogin.ENCRYPT_ON, prelogin.ENCRYPT_REQ):
+        if target.encrypt == "off":
+            said = {prelogin.ENCRYPT_OFF: "login only", prelogin.ENCRYPT_ON: "on", prelogin.ENCRYPT_REQ: "required"}
+            return SqlError("encryption", f"encrypt is off, but the server encrypts (its PRELOGIN answer: "
+                                          f"{said[answer]}) and closed the connection of a client without "
+                                          "encryption")
+        if target.validates_certificate:
+            trusted = f"the CA in {target.ca_file}" if target.ca_file else "the system's trusted CAs"
+            return SqlError("certificate", f"the TLS handshake failed: the server's certificate does not validate "
+                                           f"against {trusted} or does not name {target.server.host}")
+        return SqlError("tls", "the TLS handshake with the server failed")
+    if answer is None:
+        return SqlError("dropped", "the server closed the connection during the login handshake")
+    return SqlError("handshake", "the server accepted the TCP connection, then the login handshake failed")
+
+
 class PyodbcSession:
-    def __init__(self, connection: pyodbc.Connection, endpoint: Endpoint, user: str, password: str):
+    def __init__(self, connection: pyodbc.Connection, user: str, password: str):
         self._connection = connection
-        self._endpoint, self._user, self._password = endpoint, user, password
+        self._user, self._password = user, password
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         try:
@@ -89,7 +113,7 @@ class PyodbcSession:
             columns = [column[0] for column in cursor.description or ()]
             return [dict(zip(columns, row)) for row in cursor.fetchall()]
         except pyodbc.Error as error:
-            raise classify(error, self._endpoint, self._user, self._password) from None
+            raise classify(error, self._user, self._password) from None
 
     def close(self) -> None:
         try:
@@ -99,17 +123,60 @@ class PyodbcSession:
 
 
 class PyodbcConnector:
-    """Opens a read-only autocommit session; login and every query bounded by the item's time."""
+    """Opens a read-only autocommit session; resolution, the Browser, login and every query bounded by the
+    item's time. `browser_port` is the SQL Server Browser's UDP port (1434; tests point it elsewhere)."""
 
-    def __init__(self, driver: str | None = None):
-        self._driver = driver
+    def __init__(self, driver: str | None = None, *, browser_port: int = BROWSER_PORT,
+                 freetds_base: Path | None = None):
+        self._driver = driver or DEFAULT_DRIVER
+        self._browser_port = browser_port
+        # made before this process's first FreeTDS connection (adapters/freetds_conf.py says why)
+        self._conf = freetds_conf.shared(freetds_base) if family(self._driver) == FREETDS else None
 
-    def connect(self, endpoint: Endpoint, user: str, password: str, timeout: float) -> PyodbcSession:
-        seconds = max(1, int(timeout))  # ODBC timeouts are whole seconds
-        text = connection_string(endpoint, user, password, self._driver)
+    def connect(self, target: SqlTarget, user: str, password: str, timeout: float) -> PyodbcSession:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        server = target.server
         try:
-            connection = pyodbc.connect(text, timeout=seconds, autocommit=True)
+            family_, _, _, _, address = network.resolve(server.host, server.tcp_port, timeout)[0]
+        except ProbeError as error:
+            if error.kind == "timeout":
+                raise SqlError("timeout", f"resolving {server.host} took longer than {timeout:.1f} s") from None
+            raise SqlError("dns", f"the server name {server.host} does not resolve ({error.message})") from None
+        port = server.tcp_port
+        if server.needs_browser:
+            port = sqlbrowser.instance_port(server.host, address, family_, str(server.instance),
+                                            deadline - time.monotonic(), self._browser_port)
+        if target.ca_file and not os.path.isfile(target.ca_file):
+            raise SqlError("config", f"the CA file {target.ca_file} does not exist where the checks run")
+        request = connection_string(target, port, user, password, self._driver)
+        if request.section is not None and self._conf is not None:
+            self._conf.ensure(*request.section)
+        seconds = max(1, int(deadline - time.monotonic()))  # ODBC timeouts are whole seconds
+        try:
+            connection = pyodbc.connect(request.text, timeout=seconds, autocommit=True)
             connection.timeout = seconds
         except pyodbc.Error as error:
-            raise classify(error, endpoint, user, password) from None
-        return PyodbcSession(connection, endpoint, user, password)
+            failure = classify(error, user, password)
+            if failure.kind in ("handshake", "refused"):
+                remaining = max(0.5, deadline - time.monotonic())
+                failure = (_tcp_failure(address, family_, port, remaining)
+                           or explain_handshake(target, address, family_, port, remaining))
+            raise failure from None
+        return PyodbcSession(connection, user, password)
+
+
+def _tcp_failure(address: tuple, family_: int, port: int, timeout: float) -> SqlError | None:
+    """Which way a TCP connection to the port fails (refused, unreachable, timed out), tried once more."""
+    try:
+        with socket.socket(family_, socket.SOCK_STREAM) as sock:
+            sock.settimeout(max(timeout, 0.2))
+            sock.connect((address[0], port, *address[2:]))
+    except ConnectionRefusedError:
+        return SqlError("refused", "connection refused")
+    except TimeoutError:
+        return SqlError("timeout", f"no answer from port {port} within the time limit (filtered by a firewall?)")
+    except OSError as error:
+        if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return SqlError("unreachable", f"no route to the server ({error.strerror})")
+        return SqlError("refused", f"cannot connect to port {port}: {error.strerror or type(error).__name__}")
+    return None

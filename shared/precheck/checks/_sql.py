@@ -85,7 +85,7 @@ def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
     """Connect as the instance's login and read every database it can see; raises PrecheckError."""
     instance = ctx.instance
     password = ctx.probes.secrets().resolve(instance.password_ref)
-    session = ctx.probes.sql().connect(instance.sql_endpoint(), instance.user, password, timeout=ctx.remaining())
+    session = ctx.probes.sql().connect(instance.sql_target(), instance.user, password, timeout=ctx.remaining())
     try:
         rows = _database_rows(session)
         visibility = Visibility.of(session.query(VISIBILITY_SQL))
@@ -127,13 +127,36 @@ def _with_replicas(session: SqlSession, rows: list[dict]) -> tuple[list[Database
 _CONNECT_ADVICE = {
     "login": "Check the login name and the password its password_ref points to; to see every database the login "
              "needs VIEW ANY DATABASE and CREATE ANY DATABASE (or sysadmin): see docs/SQLSERVER.md.",
-    "dns": "Check the server name: it does not resolve from the function's VPC.",
+    "database": "Connected, but the login cannot open master (error 4060) or its default database (4064): check "
+                "that the login is enabled and may connect (GRANT CONNECT SQL) and that master is online.",
+    "dns": "Check the server name: it does not resolve from the function's VPC (PrivateZone or the VPC's DNS).",
     "refused": "Check that SQL Server listens on TCP at that address and port (SQL Server Configuration Manager, "
                "TCP/IP enabled) and that the security group allows the function's vSwitch.",
-    "timeout": "The server accepted the connection but did not answer in time: check that it is a SQL Server, "
-               "that it is not overloaded, and the instance's item time limit.",
+    "unreachable": "No route to the server: check the VPC, vSwitch and route tables the function runs in.",
+    "timeout": "No answer in time: check that the security group and the server's firewall let the function's "
+               "vSwitch reach the port, that it is a SQL Server, that it is not overloaded, and the instance's "
+               "item time limit.",
+    "browser": "A named instance (HOST\\INSTANCE) needs the SQL Server Browser: start the SQL Server Browser service "
+               "and allow UDP 1434 from the function's vSwitch, or give the instance's TCP port instead "
+               "(HOST,PORT, or HOST\\INSTANCE,PORT).",
+    "instance": "Check the instance name (SQL Server Configuration Manager lists the instances) and that TCP/IP is "
+                "enabled for it; or give its TCP port (HOST,PORT).",
+    "encryption": "The instance's and the server's encryption do not meet. If the server offers none while the "
+                  "instance requires it: install a certificate on SQL Server (SQL Server Configuration Manager, "
+                  "Protocols, Certificate), or on a trusted network only set encrypt off (--encrypt off). If the "
+                  "server encrypts and the instance says off: set encrypt require (the default) or request.",
+    "certificate": "The server's certificate is not trusted or does not name the server. Either install on SQL Server "
+                   "a certificate from a CA the system trusts, issued for the name you connect to; or give the CA "
+                   "that signed it (--ca-file PATH, ca_file); or, knowing it disables certificate validation and "
+                   "so protection against an impostor server, --trust-server-certificate "
+                   "(trust_server_certificate). See docs/SQLSERVER.md, Encryption.",
+    "tls": "The TLS handshake failed: check that the server's TLS versions and ciphers are current (TLS 1.2+) and "
+           "see its error log.",
+    "handshake": "The server accepted the TCP connection but the login handshake failed: check that it is a SQL "
+                 "Server (2008 or later) and the encryption settings (docs/SQLSERVER.md, Encryption).",
     "dropped": "The connection was closed while reading: check the server's error log and network stability.",
-    "config": "The login name or password holds '};', which the FreeTDS ODBC driver cannot take; change it.",
+    "config": "The instance's settings cannot be used with this driver: the message says which (a login or password "
+              "holding '};', a CA file that does not exist, an encryption mode the driver lacks).",
     "secret": "Set the password where the instance's password_ref points (an environment variable of the check "
               "functions).",
 }
@@ -141,10 +164,9 @@ _CONNECT_ADVICE = {
 
 def cannot_read(error: PrecheckError, ctx: CheckContext) -> Verdict:
     """The check could not run: say why, without any secret."""
-    endpoint = ctx.instance.sql_endpoint()
     return Verdict(
         ItemStatus.ERROR,
-        f"cannot read the databases of {endpoint.host}:{endpoint.port}: {error.message}",
+        f"cannot read the databases of {ctx.instance.sql_target()}: {error.message}",
         advice=_CONNECT_ADVICE.get(error.kind, "Check that SQL Server is reachable and the login is valid."),
         details={"reason": error.kind},
     )
