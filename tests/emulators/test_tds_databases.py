@@ -91,3 +91,15 @@ def test_impossible_snapshots_and_groups_are_refused(database, message):
     databases = [{"name": "sales"}, {"name": "sales_snap", "snapshot_of": "sales"}, database]
     with pytest.raises(CatalogError, match=re.escape(message)):
         Catalog.from_dict({"databases": databases})
+
+
+@pytest.mark.parametrize("catalog, message", [
+    ({"version": "10.50.6000.34", "databases": [{"name": "s", "availability_group": {"name": "ag"}}]},
+     "availability groups exist from SQL Server 2012"),
+    ({"version": "15.0.2000.5", "logins": [{"name": "p", "permissions": ["VIEW SERVER PERFORMANCE STATE"]}]},
+     "VIEW SERVER PERFORMANCE STATE exists from SQL Server 2022"),
+])
+def test_what_the_version_does_not_have_is_refused(catalog, message):
+    """Availability groups before 2012 and VIEW SERVER PERFORMANCE STATE before 2022 are CatalogErrors."""
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        Catalog.from_dict(catalog)

@@ -212,6 +212,7 @@ class Catalog:
         if len({lg.name.lower() for lg in logins}) != len(logins):
             raise CatalogError("duplicate login names")
         databases = _databases(raw.get("databases", []))
+        _exists_in(int(version.split(".")[0]), logins, databases)
         backups = tuple(_backup(item) for item in raw.get("backups", []))
         return cls(version=version, server_name=str(raw.get("server_name", "TDSEMU")), logins=logins,
                    databases=databases, backups=backups, faults=Faults.from_dict(raw.get("faults")),
@@ -330,6 +331,15 @@ def _databases(items: list[Any]) -> tuple[Database, ...]:
         raise CatalogError("duplicate database_id values")
     _snapshots(raw_items, listed)
     return tuple(sorted(listed.values(), key=lambda db: db.database_id))
+
+
+def _exists_in(major: int, logins: tuple[Login, ...], databases: tuple[Database, ...]) -> None:
+    """Refuse what the catalog's version does not have: availability groups before SQL Server 2012 (11.x), VIEW
+    SERVER PERFORMANCE STATE before SQL Server 2022 (16.x)."""
+    if major < 11 and any(db.availability_group for db in databases):
+        raise CatalogError("availability groups exist from SQL Server 2012 (version 11)")
+    if major < 16 and any("VIEW SERVER PERFORMANCE STATE" in login.permissions for login in logins):
+        raise CatalogError("VIEW SERVER PERFORMANCE STATE exists from SQL Server 2022 (version 16)")
 
 
 def _membership(item: dict[str, Any], system: bool, model: str) -> Membership | None:
