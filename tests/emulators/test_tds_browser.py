@@ -8,7 +8,6 @@ Clients always ask port 1434 of the host, so those tests bind 1434 on a random l
 from __future__ import annotations
 
 import os
-import random
 import socket
 import struct
 import subprocess
@@ -37,24 +36,6 @@ def expected(instances: list[tuple[str, int]]) -> bytes:
     data = "".join(f"ServerName;DBHOST;InstanceName;{name};IsClustered;No;Version;{VERSION};tcp;{port};;"
                    for name, port in instances).encode()
     return b"\x05" + struct.pack("<H", len(data)) + data
-
-
-@pytest.fixture
-def on_port_1434(sqlserver_emulator):
-    """start(catalog) -> an emulator whose Browser listens on UDP 1434 of a fresh loopback address."""
-
-    def start(raw: dict) -> SqlServerEmulator:
-        for _ in range(20):
-            host = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(2, 254)}"
-            try:
-                return sqlserver_emulator(raw, host=host, browser_port=1434)
-            except PermissionError:
-                pytest.skip("binding UDP 1434 needs privileges here")
-            except OSError:
-                continue  # taken: try another address
-        pytest.skip("no free loopback address for UDP 1434")
-
-    return start
 
 
 # ---- the protocol -------------------------------------------------------------------------------------------
@@ -114,18 +95,18 @@ def test_instance_names_are_validated():
 
 
 # ---- real clients -------------------------------------------------------------------------------------------
-def test_freetds_connects_to_host_backslash_instance(on_port_1434):
+def test_freetds_connects_to_host_backslash_instance(sqlserver_named_instance):
     """pyodbc + FreeTDS with SERVER=host\\INST1 and no port asks the Browser on UDP 1434, then logs in."""
-    emulator = on_port_1434(catalog())
+    emulator = sqlserver_named_instance(catalog())
     cs = (f"DRIVER={{FreeTDS}};SERVER={emulator.host}\\INST1;UID={USER};PWD={{{PASSWORD}}};TDS_Version=7.4;"
           "ClientCharset=UTF-8")
     with pyodbc.connect(cs, timeout=10, autocommit=True) as cnxn:
         assert cnxn.execute("SELECT 42").fetchval() == 42
 
 
-def test_pytds_connects_to_host_backslash_instance(on_port_1434):
+def test_pytds_connects_to_host_backslash_instance(sqlserver_named_instance):
     """python-tds resolves dsn='host\\INST1' through the Browser too."""
-    emulator = on_port_1434(catalog())
+    emulator = sqlserver_named_instance(catalog())
     with pytds.connect(dsn=f"{emulator.host}\\INST1", user=USER, password=PASSWORD, login_timeout=10, timeout=10,
                        autocommit=True) as cnxn:
         with cnxn.cursor() as cursor:
@@ -133,10 +114,10 @@ def test_pytds_connects_to_host_backslash_instance(on_port_1434):
             assert cursor.fetchone()[0] == 42
 
 
-def test_tsql_lists_the_instances_and_connects(on_port_1434, tmp_path: Path):
+def test_tsql_lists_the_instances_and_connects(sqlserver_named_instance, tmp_path: Path):
     """tsql -L (CLNT_UCAST_EX) prints what the Browser says; a freetds.conf entry naming the instance
     connects without a port."""
-    emulator = on_port_1434(catalog())
+    emulator = sqlserver_named_instance(catalog())
     listing = subprocess.run(["tsql", "-L", "-H", emulator.host], capture_output=True, text=True, timeout=60)
     text = listing.stdout + listing.stderr
     assert "InstanceName INST1" in " ".join(text.split()) and f"tcp {emulator.port}" in " ".join(text.split())
