@@ -84,8 +84,8 @@ def test_freetds_1_3_has_no_strict_and_says_what_to_do():
 @pytest.mark.parametrize("tls, expected", [
     ({}, "Encrypt=yes;TrustServerCertificate=no;"),
     ({"trust_server_certificate": True}, "Encrypt=yes;TrustServerCertificate=yes;"),
-    ({"encrypt": "off"}, "Encrypt=no;TrustServerCertificate=no;"),
-    ({"encrypt": "request"}, "Encrypt=no;TrustServerCertificate=no;"),
+    ({"encrypt": "off"}, "Encrypt=no;TrustServerCertificate=yes;"),
+    ({"encrypt": "request"}, "Encrypt=no;TrustServerCertificate=yes;"),
     ({"encrypt": "strict"}, "Encrypt=strict;TrustServerCertificate=no;"),
     ({"encrypt": "strict", "ca_file": "/ca.pem"},
      "Encrypt=strict;TrustServerCertificate=no;ServerCertificate={/ca.pem};"),

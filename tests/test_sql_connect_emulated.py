@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,39 @@ def test_precheck_check_validates_by_default_and_takes_a_ca_file(sqlserver_emula
     assert items["database_status"]["status"] == "PASSED", output
     code, items, output = check([*server, "--trust-server-certificate"], tmp_path / "trust")
     assert items["database_status"]["status"] == "PASSED", output
+
+
+def _driver18() -> str | None:
+    """Microsoft's ODBC Driver 18 as mssql-python bundles it (PyPI mssql-python-odbc), if installed."""
+    try:
+        import mssql_python_odbc
+    except ImportError:
+        return None
+    found = sorted((Path(mssql_python_odbc.__file__).parent / "libs" / "linux" / "debian_ubuntu" / "x86_64" / "lib")
+                   .glob("libmsodbcsql-18*.so*"))
+    return str(found[-1]) if found else None
+
+
+@pytest.mark.skipif(_driver18() is None, reason="Microsoft's ODBC Driver 18 (mssql-python-odbc) is not installed")
+def test_microsofts_odbc_driver_18_takes_its_own_keywords(sqlserver_emulator):
+    """The same targets through Driver 18 (PRECHECK_ODBC_DRIVER set to it): SERVER=tcp:host,port,
+    Encrypt/TrustServerCertificate, `}` escaped in braces; validation by default; off connects to a server that
+    forces encryption without validating (as Driver 17's Encrypt=no); a named instance through the Browser."""
+    emulator = sqlserver_emulator({"logins": [{**LOGIN, "password": "p}w;", "default_database": "gone"}],
+                                   "databases": [{"name": "gone", "state": "OFFLINE"}], "encryption": "required",
+                                   "instance_name": "SALES"}, browser_port=0)
+    connector = PyodbcConnector(_driver18(), browser_port=emulator.browser.port)
+
+    def connect(server: str, **tls) -> list[dict]:
+        session = connector.connect(SqlTarget(parse_server_name(server), **tls), "backup", "p}w;", 5)
+        try:
+            return session.query("SELECT DB_NAME() AS db")
+        finally:
+            session.close()
+
+    assert connect(f"127.0.0.1,{emulator.port}", trust_server_certificate=True) == [{"db": "master"}]
+    assert connect("127.0.0.1\\SALES", encrypt="off") == [{"db": "master"}]
+    with pytest.raises(SqlError) as error:
+        connect(f"tcp:127.0.0.1,{emulator.port}")
+    assert error.value.kind == "certificate" and "certificate verify failed" in error.value.message
+    assert "p}w;" not in error.value.message

@@ -14,6 +14,9 @@ answers error 4064 otherwise). Where the families differ:
   Microsoft  `Encrypt=no|yes|strict`, `TrustServerCertificate=yes|no`, and `ServerCertificate=` for a
              certificate file, which Driver 18.1+ takes only with `Encrypt=strict`
              (https://learn.microsoft.com/sql/connect/odbc/major-version-differences). Driver 17 has no strict.
+             With `Encrypt=no`, Driver 18 still validates the certificate when the server forces encryption
+             (checked with 18.6 against the emulator), so `off` and `request`, which validate nothing by
+             definition (as Driver 17's `Encrypt=no`), also say `TrustServerCertificate=yes`.
 
 Nothing here opens a connection: these are pure functions of the target, so tests pin every string.
 """
@@ -133,7 +136,7 @@ def _microsoft(target: SqlTarget, port: int, user: str, password: str, driver: s
         "DATABASE=master",
         f"UID={_microsoft_value(user, 'login name')}",
         f"Encrypt={_MICROSOFT_ENCRYPT[target.encrypt]}",
-        f"TrustServerCertificate={'yes' if target.trust_server_certificate else 'no'}",
+        f"TrustServerCertificate={'no' if target.validates_certificate else 'yes'}",
     ]
     if target.ca_file:
         if target.encrypt != "strict":

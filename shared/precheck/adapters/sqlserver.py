@@ -91,8 +91,12 @@ def explain_handshake(target: SqlTarget, address: tuple, family_: int, port: int
             return SqlError("encryption", f"encrypt is off, but the server encrypts (its PRELOGIN answer: "
                                           f"{said[answer]}) and closed the connection of a client without "
                                           "encryption")
+        trusted = f"the CA in {target.ca_file}" if target.ca_file else "the system's trusted CAs"
+        if target.encrypt == "strict":
+            return SqlError("tls", "encrypt is strict (TDS 8.0) and the TLS handshake failed: the server may not "
+                                   "speak TDS 8.0 (SQL Server 2022 or later; it answered a TDS 7 PRELOGIN), or its "
+                                   f"certificate does not validate against {trusted} or name {target.server.host}")
         if target.validates_certificate:
-            trusted = f"the CA in {target.ca_file}" if target.ca_file else "the system's trusted CAs"
             return SqlError("certificate", f"the TLS handshake failed: the server's certificate does not validate "
                                            f"against {trusted} or does not name {target.server.host}")
         return SqlError("tls", "the TLS handshake with the server failed")

@@ -151,7 +151,8 @@ _CONNECT_ADVICE = {
                    "so protection against an impostor server, --trust-server-certificate "
                    "(trust_server_certificate). See docs/SQLSERVER.md, Encryption.",
     "tls": "The TLS handshake failed: check that the server's TLS versions and ciphers are current (TLS 1.2+) and "
-           "see its error log.",
+           "see its error log. encrypt strict (TDS 8.0) needs SQL Server 2022 or later and a certificate that "
+           "validates (trust_server_certificate does not apply); otherwise use encrypt require.",
     "handshake": "The server accepted the TCP connection but the login handshake failed: check that it is a SQL "
                  "Server (2008 or later) and the encryption settings (docs/SQLSERVER.md, Encryption).",
     "dropped": "The connection was closed while reading: check the server's error log and network stability.",
