@@ -213,3 +213,16 @@ def test_microsofts_odbc_driver_18_takes_its_own_keywords(sqlserver_emulator):
         connect(f"tcp:127.0.0.1,{emulator.port}")
     assert error.value.kind == "certificate" and "certificate verify failed" in error.value.message
     assert "p}w;" not in error.value.message
+
+
+def test_precheck_check_reaches_a_named_instance_through_the_browser_on_udp_1434(sqlserver_named_instance,
+                                                                                  tmp_path):
+    """`precheck check --server HOST\\INSTANCE` as a DBA types it: the product asks the Browser on UDP 1434 of
+    HOST, then logs in encrypted, validating the certificate against --ca-file."""
+    emulator = sqlserver_named_instance(catalog(encryption="required", instance_name="SALES"))
+    code, items, output = check(["--server", f"{emulator.host}\\SALES", "--ca-file", str(emulator.certificate_path)],
+                                tmp_path)
+    assert items["database_status"]["status"] == "PASSED", output
+    code, items, output = check(["--server", f"{emulator.host}\\FINANCE", "--encrypt", "off"], tmp_path / "unknown")
+    assert items["database_status"]["details"]["reason"] == "instance", output
+    assert f"instance FINANCE not found on {emulator.host}" in items["database_status"]["message"]
