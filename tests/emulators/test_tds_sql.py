@@ -93,6 +93,38 @@ def test_names_that_bind_still_answer(sqlserver_emulator):
         assert [tuple(r) for r in rows] == [("SIMPLE", 4), ("FULL", 2)]
 
 
+@pytest.mark.parametrize("sql, expected", [
+    ("SELECT name + N'_x' FROM sys.databases WHERE database_id = 1", "master_x"),   # + concatenates strings
+    ("SELECT 'id' + CAST(database_id AS NVARCHAR(10)) + '.' FROM sys.databases WHERE database_id = 5", "id5."),
+    ("SELECT '1' + 1", 2),                       # a string beside an int is converted to int
+    ("SELECT LEN(N'ab  ')", 2),                  # LEN ignores trailing spaces
+    ("SELECT AVG(database_id) FROM sys.databases", 3),  # AVG of an int column is an int (21 / 6)
+    ("SELECT CAST(' 7 ' AS INT) + CAST(2.9 AS INT)", 9),
+    ("SELECT name FROM sys.databases ORDER BY database_id OFFSET 4 ROWS FETCH NEXT 1 ROWS ONLY", "sales"),
+])
+def test_expressions_mean_what_they_mean_on_sql_server(sqlserver_emulator, sql, expected):
+    """String concatenation with +, LEN, integer AVG, CAST and OFFSET/FETCH answer as SQL Server does."""
+    emulator = sqlserver_emulator(catalog())
+    with connect(emulator) as cnxn:
+        assert cnxn.execute(sql).fetchval() == expected
+
+
+@pytest.mark.parametrize("sql, number", [
+    ("SELECT 'x' + 1", 245),                     # Conversion failed when converting the nvarchar value 'x' ...
+    ("SELECT CAST(name AS INT) FROM sys.databases", 245),
+    ("SELECT CAST(300 AS TINYINT)", 220),
+    ("SELECT CAST('abc' AS FLOAT)", 8114),
+    ("SELECT DATEADD(day, 1, create_date) FROM sys.databases", 40000),  # not emulated: refused, not approximated
+    ("SELECT TRY_CAST('1' AS INT)", 40000),
+    ("SELECT printf('%d', 1)", 195),             # SQLite's function, not SQL Server's
+])
+def test_expressions_the_emulator_cannot_answer_exactly_are_errors(sqlserver_emulator, sql, number):
+    """A conversion SQL Server refuses fails with its error; a function the emulator does not emulate is refused."""
+    emulator = sqlserver_emulator(catalog())
+    with connect(emulator) as cnxn:
+        assert error_of(cnxn, sql)[0] == number
+
+
 # ---- 2. batches of several statements, SET options ----------------------------------------------------------
 def test_tedious_set_batch_is_fifteen_statements_that_succeed(sqlserver_emulator):
     """Newline-separated SET statements (tedious's login batch) each succeed; a query after them answers."""

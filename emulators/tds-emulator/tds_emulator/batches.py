@@ -60,6 +60,8 @@ def _starts_statement(tokens: list[Token], index: int, depth: int, current: list
     before = _word(current[-1])
     if word == "SELECT" and before in _SET_OPERATORS:
         return False
+    if word == "FETCH" and before in ("ROW", "ROWS"):  # ORDER BY ... OFFSET n ROWS FETCH NEXT m ROWS ONLY
+        return False
     if word == "WITH":  # a CTE (WITH name AS ( / WITH name (cols) AS), not WITH (NOLOCK) or WITH TIES
         following = tokens[index + 1:index + 3]
         return (len(following) == 2 and following[0].token_type in _NAME_TOKENS

@@ -19,7 +19,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from . import batches, builtins, options, procedures, resolution
+from . import batches, builtins, options, procedures, resolution, semantics
 from .catalog import Catalog, Login
 from .procedures import ProcedureOutcome
 from .results import ResultColumn, SqlError, StatementResult
@@ -95,9 +95,14 @@ class Session:
             self._db.execute(f'ATTACH DATABASE ":memory:" AS "{schema}"')
         self.function_error: SqlError | None = None   # set by a built-in that failed
         builtins.register(self._db, self)
+        semantics.register(self._db, self._function_failed)
+        self._functions = semantics.registered_functions(self._db)
 
     def close(self) -> None:
         self._db.close()
+
+    def _function_failed(self, error: SqlError) -> None:
+        self.function_error = error
 
     # ---- tables --------------------------------------------------------------------------------------
     def _ensure_loaded(self, table: SystemTable) -> None:
@@ -243,6 +248,7 @@ class Session:
                 continue
             found_tables[id(table)] = self._resolve(table)
         resolution.check(statement, lambda node: _column_names(found_tables.get(id(node))))
+        semantics.check_functions(statement, self._functions)
         for table in list(statement.find_all(exp.Table)):
             found = found_tables.get(id(table))
             if found is None:
@@ -264,6 +270,7 @@ class Session:
                        for p in projections)
         declared = [None if has_star else infer_type(p, scope) for p in projections]
         names = [None if has_star else output_name(p) for p in projections]
+        statement = semantics.apply(statement, lambda node: infer_type(node, scope))
         statement = statement.transform(lambda node: rewrite(node, params))
         statement = statement.transform(rewrite_cast)
         sql = statement.sql(dialect=SQLITE, identify=True)

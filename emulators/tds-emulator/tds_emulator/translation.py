@@ -73,7 +73,7 @@ def infer_type(node: exp.Expression, scope: dict[str, SqlType]) -> SqlType | Non
     if isinstance(node, exp.CurrentTimestamp):
         return t.DATETIME
     if isinstance(node, exp.Count):
-        return t.INT
+        return t.BIGINT if node.args.get("big_int") else t.INT
     if isinstance(node, (exp.Max, exp.Min, exp.Coalesce, exp.Upper, exp.Lower)):
         return infer_type(node.this, scope)
     if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Parameter):
