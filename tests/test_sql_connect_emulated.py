@@ -84,7 +84,8 @@ def test_an_untrusted_certificate_is_refused_by_default_with_what_to_do(sqlserve
     emulator = sqlserver_emulator(catalog(encryption="required"))
     outcome = run_database_status(emulator.port, encrypt="require")
     assert outcome.status is ItemStatus.ERROR and outcome.details["reason"] == "certificate"
-    assert "does not validate against the system's trusted CAs" in outcome.message
+    assert outcome.message.endswith("the server's certificate was not accepted: self-signed certificate (validated "
+                                    "against the system's trusted CAs, for the name 127.0.0.1)")
     for fix in ("trusted", "--ca-file", "--trust-server-certificate"):
         assert fix in outcome.advice
     assert PASSWORD not in outcome.model_dump_json()
@@ -98,10 +99,12 @@ def test_a_certificate_from_another_ca_or_for_another_name_is_refused(sqlserver_
     wrong_name = ca.issue(["db.example.test"], tmp_path / "wrong")
     emulator = sqlserver_emulator(catalog(encryption="required", certificate=wrong_name.as_catalog()))
     other = CertificateAuthority.create(tmp_path / "other")
-    for ca_file in (other.cert_file, ca.cert_file):
+    for ca_file, reason in ((other.cert_file, "certificate signature failure"),  # same CA name, other key
+                            (ca.cert_file, "IP address mismatch, certificate is not valid for '127.0.0.1'")):
         with pytest.raises(SqlError) as error:
             login(SqlTarget.at("127.0.0.1", emulator.port, encrypt="require", ca_file=str(ca_file)))
-        assert error.value.kind == "certificate" and str(ca_file) in error.value.message
+        assert error.value.kind == "certificate"
+        assert f"not accepted: {reason}" in error.value.message and str(ca_file) in error.value.message
     right = sqlserver_emulator(catalog(encryption="required",
                                        certificate=ca.issue(["127.0.0.1"], tmp_path / "right").as_catalog()))
     assert login(SqlTarget.at("127.0.0.1", right.port, encrypt="require", ca_file=str(ca.cert_file))) == [

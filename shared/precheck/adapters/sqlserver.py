@@ -97,6 +97,11 @@ def explain_handshake(target: SqlTarget, address: tuple, family_: int, port: int
                                    "speak TDS 8.0 (SQL Server 2022 or later; it answered a TDS 7 PRELOGIN), or its "
                                    f"certificate does not validate against {trusted} or name {target.server.host}")
         if target.validates_certificate:
+            where = (address[0], port, *address[2:])
+            problem = prelogin.certificate_problem(where, family_, target.server.host, target.ca_file, timeout)
+            if problem:
+                return SqlError("certificate", f"the server's certificate was not accepted: {problem} (validated "
+                                               f"against {trusted}, for the name {target.server.host})")
             return SqlError("certificate", f"the TLS handshake failed: the server's certificate does not validate "
                                            f"against {trusted} or does not name {target.server.host}")
         return SqlError("tls", "the TLS handshake with the server failed")
