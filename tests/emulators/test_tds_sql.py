@@ -101,9 +101,16 @@ def test_names_that_bind_still_answer(sqlserver_emulator):
     ("SELECT AVG(database_id) FROM sys.databases", 3),  # AVG of an int column is an int (21 / 6)
     ("SELECT CAST(' 7 ' AS INT) + CAST(2.9 AS INT)", 9),
     ("SELECT name FROM sys.databases ORDER BY database_id OFFSET 4 ROWS FETCH NEXT 1 ROWS ONLY", "sales"),
+    # the default collation is case-insensitive and ignores trailing spaces, for expressions and literals too
+    ("SELECT CASE WHEN N'abc' = N'ABC  ' THEN 1 ELSE 0 END", 1),
+    ("SELECT name FROM sys.databases WHERE UPPER(name) = 'Sales'", "sales"),
+    ("SELECT COUNT(*) FROM sys.databases WHERE LOWER(name) IN (N'MASTER', N'MSDB')", 2),
+    ("SELECT TOP 1 name FROM sys.databases ORDER BY CASE WHEN database_id = 1 THEN N'Z' ELSE name END DESC",
+     "master"),
 ])
 def test_expressions_mean_what_they_mean_on_sql_server(sqlserver_emulator, sql, expected):
-    """String concatenation with +, LEN, integer AVG, CAST and OFFSET/FETCH answer as SQL Server does."""
+    """String concatenation with +, LEN, integer AVG, CAST, OFFSET/FETCH and case-insensitive comparison of
+    expressions answer as SQL Server does."""
     emulator = sqlserver_emulator(catalog())
     with connect(emulator) as cnxn:
         assert cnxn.execute(sql).fetchval() == expected

@@ -11,6 +11,8 @@ looser):
   answer 0 for ``name + 'x'``.
 * ``CAST``/``CONVERT`` to an integer, bit, float or numeric type fail as SQL Server's do (245, 8114, 8115)
   instead of SQLite's silent 0.
+* Text compares, sorts and groups case-insensitively, trailing spaces ignored (the default collation), also
+  when it is an expression's or a literal's.
 * ``LEN`` ignores trailing spaces (https://learn.microsoft.com/sql/t-sql/functions/len-transact-sql) and
   ``AVG`` of an integer column is an integer
   (https://learn.microsoft.com/sql/t-sql/functions/avg-transact-sql, "Return types").
@@ -35,6 +37,11 @@ SUPPORTED: tuple[type[exp.Expression], ...] = (
     exp.Exists, exp.CurrentTimestamp, exp.CurrentUser, exp.RowNumber, exp.GroupConcat,
     exp.And, exp.Or, exp.Collate,  # operators sqlglot models as functions
 )
+# Text compares, sorts and groups by the instance's collation, case-insensitive with trailing spaces ignored
+# (SQL_Latin1_General_CP1_CI_AS), also when it is an expression's or a literal's (SQLite would use BINARY there:
+# 'a' = 'A' false, UPPER(name) = 'master' matching nothing). A collation only applies to text in SQLite, so
+# numbers compare as before.
+_COMPARED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.In, exp.Between, exp.Ordered)
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 _STRICT_KINDS = set(t.INTEGER_KINDS) | {"bit", "float", "numeric"}
 
@@ -78,7 +85,21 @@ def apply(statement: exp.Expression, types: Callable[[exp.Expression], t.SqlType
     return statement
 
 
+def _case_insensitive(node: exp.Expression, arg: str = "this") -> None:
+    operand = node.args.get(arg)
+    if operand is not None and not isinstance(operand, exp.Collate):
+        node.set(arg, exp.Collate(this=operand, expression=exp.Var(this="TSQL_CI")))
+
+
 def _rewrite(node: exp.Expression, types: Callable[[exp.Expression], t.SqlType | None]) -> exp.Expression:
+    if isinstance(node, _COMPARED):
+        _case_insensitive(node)
+        return node
+    if isinstance(node, exp.Group):
+        for key in list(node.expressions):
+            if not isinstance(key, exp.Collate):
+                key.replace(exp.Collate(this=key.copy(), expression=exp.Var(this="TSQL_CI")))
+        return node
     if isinstance(node, exp.Add):
         return exp.Anonymous(this="tds_add", expressions=[node.this, node.expression])
     if isinstance(node, exp.Length):
