@@ -154,6 +154,18 @@ def test_statements_need_no_separator(sqlserver_emulator):
         assert cursor.fetchall()[0][0] == "sales"
 
 
+def test_set_textsize_cuts_max_values(sqlserver_emulator):
+    """SET TEXTSIZE (FreeTDS sends it when freetds.conf sets `text size`) limits the bytes of MAX values a SELECT
+    returns, and @@TEXTSIZE tells it; 0 is the 4 KB default."""
+    emulator = sqlserver_emulator(catalog())
+    with connect(emulator) as cnxn:
+        cnxn.execute("SET TEXTSIZE 10")
+        row = cnxn.execute("SELECT CAST(REPLICATE(N'ab', 20) AS NVARCHAR(MAX)), @@TEXTSIZE").fetchone()
+        assert tuple(row) == ("ababa", 10)
+        cnxn.execute("SET TEXTSIZE 0")
+        assert cnxn.execute("SELECT @@TEXTSIZE").fetchval() == 4096
+
+
 @pytest.mark.parametrize("sql, number", [
     ("SET NOSUCHOPTION ON", 195),                # SQL Server: 'NOSUCHOPTION' is not a recognized SET option.
     ("SET ANSI_NULLS OFF", 40000),               # a real option the emulator cannot honour: refused, not ignored

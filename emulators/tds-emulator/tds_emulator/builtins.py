@@ -70,6 +70,8 @@ def register(connection: sqlite3.Connection, session: Session) -> None:
             return session.trancount
         if key == "rowcount":
             return session.last_rowcount
+        if key == "textsize":
+            return session.textsize
         if key not in globals_:
             raise SqlError(137, f'Must declare the scalar variable "@@{name}".', 15, 2)
         return globals_[key]

@@ -23,7 +23,7 @@ from . import batches, builtins, options, procedures, resolution, semantics
 from .catalog import Catalog, Login
 from .procedures import ProcedureOutcome
 from .results import ResultColumn, SqlError, StatementResult
-from .sqltypes import SqlType
+from .sqltypes import MAX, SqlType
 from .system_tables import TABLES, SystemTable, can_see
 from .translation import (
     AFFINITY,
@@ -86,6 +86,7 @@ class Session:
         self.spid = spid
         self.trancount = 0
         self.last_rowcount = 0
+        self.textsize = 2147483647  # SET TEXTSIZE: bytes of a MAX value a SELECT returns
         self._loaded: set[str] = set()
         self._prepared: dict[int, tuple[str, str]] = {}
         self._next_handle = 0
@@ -165,12 +166,14 @@ class Session:
         """A statement parsed by sqlglot, or the error its execution raises (an unsupported SET value)."""
         if statement.first_word == "SET":
             try:
-                options.apply(statement.text, statement.tokens)
+                changes = options.apply(statement.text, statement.tokens)
             except SqlError as exc:
                 if exc.severity == 15:  # a syntax error: the batch does not run
                     raise
                 return exc
-            return exp.Set()
+            setting = exp.Set()
+            setting.meta["changes"] = changes
+            return setting
         text = f"EXEC {statement.text}" if statement.bare_call else statement.text
         try:
             parsed = [s for s in sqlglot.parse(text, read="tsql") if s is not None]
@@ -186,6 +189,7 @@ class Session:
         if isinstance(statement, exp.Query):
             return self._query(statement, params)
         if isinstance(statement, exp.Set):
+            self.textsize = statement.meta.get("changes", {}).get("textsize", self.textsize)
             return StatementResult()
         if isinstance(statement, exp.Use):
             return self._use(statement.this.name if statement.this else "")
@@ -290,6 +294,9 @@ class Session:
             if sql_type is None:
                 sql_type = scope.get(desc[0].lower()) if has_star else None
             sql_type, values = coerce(sql_type, data[index])
+            if sql_type.length == MAX and self.textsize < 2147483647:
+                limit = self.textsize // 2 if sql_type.kind == "nvarchar" else self.textsize
+                values = [v if v is None else v[:limit] for v in values]
             data[index] = values
             name = names[index] if index < len(names) and names[index] is not None else desc[0]
             columns.append(ResultColumn(name, sql_type))
