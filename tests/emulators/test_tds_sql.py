@@ -57,6 +57,10 @@ UNKNOWN_NAMES = [
      "ON r.database_id = d.database_id", 209, "Ambiguous column name 'database_id'."),
     ("SELECT name, COUNT(*) FROM sys.databases", 8120, "Column 'sys.databases.name' is invalid in the select list "
      "because it is not contained in either an aggregate function or the GROUP BY clause."),
+    ("SELECT DISTINCT recovery_model_desc FROM sys.databases ORDER BY name", 145,
+     "ORDER BY items must appear in the select list if SELECT DISTINCT is specified."),
+    ("SELECT MAX(name) FROM sys.databases ORDER BY name", 8127, 'Column "sys.databases.name" is invalid in the '
+     "ORDER BY clause because it is not contained in either an aggregate function or the GROUP BY clause."),
     ("SELECT name FROM sys.nosuchview", 208, "Invalid object name 'sys.nosuchview'."),
     ("WITH c AS (SELECT name FROM sys.databases) SELECT name FROM d", 208, "Invalid object name 'd'."),
     ("SELECT name FROM sys.databases WHERE name IN (SELECT name FROM dbo.nosuch)", 208,

@@ -133,6 +133,14 @@ class _Binder:
                 continue  # ORDER BY <select-list alias>
             self.bind(column, scope)
         self._check_grouping(scope)
+        if expression.args.get("distinct") and order is not None:
+            listed = {p.sql(dialect="tsql").lower() for p in expression.expressions} | {
+                p.unalias().sql(dialect="tsql").lower() for p in expression.expressions} | aliases
+            for ordered in order.expressions:
+                key = ordered.this
+                if key.sql(dialect="tsql").lower() not in listed and not isinstance(key, exp.Literal):
+                    raise _error(145, "ORDER BY items must appear in the select list if SELECT DISTINCT is "
+                                      "specified.", 15)
 
     def _check_named(self, scope: Scope) -> None:
         holder = scope.expression.parent
