@@ -13,7 +13,7 @@ import struct
 import pyodbc
 import pytest
 
-from tests.emulators.test_tds_emulator import catalog, connect, tsql
+from tests.emulators.test_tds_emulator import PASSWORD, USER, catalog, connect, tsql
 
 pytestmark = pytest.mark.emulator
 
@@ -168,6 +168,28 @@ def test_set_textsize_cuts_max_values(sqlserver_emulator):
         assert tuple(row) == ("ababa", 10)
         cnxn.execute("SET TEXTSIZE 0")
         assert cnxn.execute("SELECT @@TEXTSIZE").fetchval() == 4096
+
+
+def test_set_nocount_on_leaves_the_row_count_out_of_done(sqlserver_emulator):
+    """SET NOCOUNT ON clears DONE_COUNT in the DONE tokens of the statements after it, in the same batch too
+    (https://learn.microsoft.com/sql/t-sql/statements/set-nocount-transact-sql); python-tds reports a row count
+    only from a DONE that carries one."""
+    import pytds
+
+    emulator = sqlserver_emulator(catalog())
+    counts = []
+    with pytds.connect(dsn=emulator.host, port=emulator.port, user=USER, password=PASSWORD, login_timeout=5,
+                       autocommit=True) as conn, conn.cursor() as cursor:
+        for sql in ("SELECT name FROM sys.databases", "SET NOCOUNT ON", "SELECT name FROM sys.databases",
+                    "SET NOCOUNT OFF", "SELECT name FROM sys.databases",
+                    "SET NOCOUNT ON SELECT name FROM sys.databases"):
+            cursor.execute(sql)
+            if cursor.description:
+                cursor.fetchall()
+                counts.append(cursor.rowcount)
+    rows = counts[0]
+    assert rows > 0
+    assert counts == [rows, -1, rows, -1]
 
 
 @pytest.mark.parametrize("sql, number", [

@@ -87,6 +87,7 @@ class Session:
         self.trancount = 0
         self.last_rowcount = 0
         self.textsize = 2147483647  # SET TEXTSIZE: bytes of a MAX value a SELECT returns
+        self.nocount = False  # SET NOCOUNT ON: DONE tokens do not carry the row count (DONE_COUNT clear)
         self._loaded: set[str] = set()
         self._prepared: dict[int, tuple[str, str]] = {}
         self._next_handle = 0
@@ -189,7 +190,9 @@ class Session:
         if isinstance(statement, exp.Query):
             return self._query(statement, params)
         if isinstance(statement, exp.Set):
-            self.textsize = statement.meta.get("changes", {}).get("textsize", self.textsize)
+            changes = statement.meta.get("changes", {})
+            self.textsize = changes.get("textsize", self.textsize)
+            self.nocount = bool(changes.get("nocount", self.nocount))
             return StatementResult()
         if isinstance(statement, exp.Use):
             return self._use(statement.this.name if statement.this else "")

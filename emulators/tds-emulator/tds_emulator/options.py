@@ -52,7 +52,8 @@ def _syntax(token: Token | None) -> SqlError:
 
 
 def apply(text: str, tokens: list[Token]) -> dict[str, int]:
-    """Check one SET statement (``tokens`` starts with SET): the session settings it changes (``textsize``);
+    """Check one SET statement (``tokens`` starts with SET): the session settings it changes (``textsize``,
+    ``nocount``);
     raises SqlError when it is refused."""
     rest = tokens[1:]
     if not rest:
@@ -93,11 +94,14 @@ def apply(text: str, tokens: list[Token]) -> dict[str, int]:
         raise _syntax(rest[-1])
     if switch + 1 < len(rest):
         raise _syntax(rest[switch + 1])
+    changes: dict[str, int] = {}
     for name, _token in names:
         wanted = _SWITCHES[name]
         if wanted is not ANY and wanted != words[switch]:
             raise _unsupported(text)
-    return {}
+        if name == "NOCOUNT":  # applied: DONE tokens then carry no row count
+            changes["nocount"] = int(words[switch] == "ON")
+    return changes
 
 
 def _textsize(value: str, text: str) -> int:

@@ -336,6 +336,10 @@ class _Connection(threading.Thread):
         done_token = tk.DONEINPROC if in_proc else tk.DONE
         failed = False
         for index, result in enumerate(results):
+            # SET NOCOUNT ON: "the DONE_COUNT bit is not set" in DONE tokens (MS-TDS 2.2.7.6, DONE; NOCOUNT docs:
+            # https://learn.microsoft.com/sql/t-sql/statements/set-nocount-transact-sql); read per statement,
+            # since a SET earlier in the same batch applies to the statements after it
+            counted = 0 if self.session is not None and self.session.nocount else tk.DONE_COUNT
             last = index == len(results) - 1
             more = tk.DONE_MORE if (in_proc or not last or more_after) else 0
             if result.database_change:
@@ -351,9 +355,9 @@ class _Connection(threading.Thread):
                     writer.write(tk.done(tk.DONE_ERROR | more))
             elif result.columns is not None:
                 self._write_rows(writer, result, user_query)
-                writer.write(tk.done(tk.DONE_COUNT | more, result.rowcount or 0, tk.CURCMD_SELECT, done_token))
+                writer.write(tk.done(counted | more, result.rowcount or 0, tk.CURCMD_SELECT, done_token))
             else:
-                status = (tk.DONE_COUNT if result.rowcount is not None else 0) | more
+                status = (counted if result.rowcount is not None else 0) | more
                 writer.write(tk.done(status, result.rowcount or 0, 0, done_token))
         if isinstance(outcome, ProcedureOutcome):
             writer.write(tk.returnstatus(outcome.return_status))
