@@ -32,6 +32,7 @@ def main() -> None:
     from precheck.envelopes import ApiRequest
     from precheck.layout import destination_of
     from precheck.models import Endpoint
+    from precheck.sqltarget import SqlTarget
 
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     password = "Bench-Pa55"
@@ -73,7 +74,7 @@ def main() -> None:
             network.connect(Endpoint(host="127.0.0.1", port=control.port), 10)
 
         def probe_sql() -> None:
-            session = sql.connect(Endpoint(host="127.0.0.1", port=emulator.port), "backup", password, 10)
+            session = sql.connect(SqlTarget.at("127.0.0.1", emulator.port, encrypt="off"), "backup", password, 10)
             session.query(DATABASES_SQL)
             session.query(VISIBILITY_SQL)
             session.close()
