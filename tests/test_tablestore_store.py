@@ -26,8 +26,10 @@ from precheck.adapters.tablestore import (
     event_key,
     parse_url,
 )
-from precheck.models import AffectedDatabase, ItemStatus, Outcome, Run
+from precheck.models import MAX_OUTCOME_BYTES, AffectedDatabase, ItemStatus, Outcome, Run
 from precheck.ports import StoreError
+from precheck.records import OutcomeTooLarge
+from precheck.runner import fit
 from tests.fakes import instance
 from tests.fixtures.tablestore import (
     TEST_ACCESS_KEY_ID,
@@ -155,40 +157,36 @@ def test_create_run_twice_keeps_the_first(store):
     assert record.run.items == ["a"] and set(record.outcomes) == {"a"}
 
 
-def test_the_32767_database_outcome_is_compressed_into_one_write_and_read_in_one_request(emu, store):
-    """32,767 names of 128 characters (~6 MB of JSON) are stored by one UpdateRow and read by one GetRange."""
+def test_the_32767_database_outcome_as_the_runner_fits_it_is_one_write_and_one_read(emu, store):
+    """32,767 names of 128 characters, cut by the runner to its budget, are one UpdateRow and one GetRange."""
     store.create_run(run())
-    big = outcome("a", "many", status=ItemStatus.WARNING,
-                  affected=[AffectedDatabase(name=f"{i:05d}" + "d" * 123, recovery_model="SIMPLE")
-                            for i in range(32767)])
-    assert len(big.model_dump_json()) > 4 * 1024 * 1024
+    big = fit(outcome("a", "many", status=ItemStatus.WARNING,
+                      affected=[AffectedDatabase(name=f"{i:05d}" + "d" * 123, recovery_model="SIMPLE")
+                                for i in range(32767)]))
+    assert big.affected_omitted > 30000
     requests = Requests(emu)
     assert store.record_outcome("erp-prod", RUN, big)
     assert requests.delta() == {"UpdateRow": 1}
     latest = store.latest_run("erp-prod")
     assert requests.delta() == {"GetRange": 1}
     assert latest.outcomes["a"] == big
-    assert not store.record_outcome("erp-prod", RUN, big)  # first write wins for chunked outcomes too
+    assert not store.record_outcome("erp-prod", RUN, big)  # first write wins
 
 
-def test_an_outcome_too_large_for_one_write_is_staged_then_committed(emu, client):
-    """Chunks beyond one write go first; the manifest written last completes it; a loser's chunks are removed."""
-    store = TablestoreResultStore(client, inline_bytes=1000, chunk_bytes=20_000, write_bytes=45_000)
+def test_an_outcome_over_the_cap_is_refused_before_any_write(emu, store):
+    """Issue 11 finding 9: nothing is staged across writes any more; an outcome beyond MAX_OUTCOME_BYTES is
+    refused at the store's edge (no request at all), and the item can still take a normal outcome."""
     store.create_run(run())
-    names = [os.urandom(48).hex() for _ in range(2000)]  # ~110 KB compressed: 6 chunks, 3 writes
+    names = [os.urandom(48).hex() for _ in range(2000)]  # ~200 KB of JSON
     big = outcome("a", "random names", affected=[AffectedDatabase(name=name) for name in names])
+    assert len(big.model_dump_json()) > MAX_OUTCOME_BYTES
     requests = Requests(emu)
-    assert store.record_outcome("erp-prod", RUN, big)
-    writes = requests.delta()["UpdateRow"]
-    assert writes >= 3
-    assert [db.name for db in store.get_run("erp-prod", RUN).outcomes["a"].affected] == names
-    loser = outcome("a", "second", affected=[AffectedDatabase(name=name) for name in reversed(names)])
-    assert not store.record_outcome("erp-prod", RUN, loser)
-    _, row, _ = client.get_row(store.tables.runs, [("instance_id", "erp-prod"), ("run_id", RUN)])
-    chunks = [name for name, *_ in row.attribute_columns if name.startswith("c")]
-    manifest = dict((name, value) for name, value, *_ in row.attribute_columns)["o_a"]
-    assert manifest.startswith("zlib:") and all(manifest.split(":")[1] in name for name in chunks)
-    assert store.get_run("erp-prod", RUN).outcomes["a"].message == "random names"
+    with pytest.raises(OutcomeTooLarge) as refused:
+        store.record_outcome("erp-prod", RUN, big)
+    assert "at most 100000" in refused.value.message
+    assert requests.delta() == {}
+    assert store.record_outcome("erp-prod", RUN, outcome("a", "small"))
+    assert store.get_run("erp-prod", RUN).outcomes["a"].message == "small"
 
 
 def test_items_that_are_not_column_names_are_stored_under_a_hash(store):

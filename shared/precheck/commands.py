@@ -24,7 +24,7 @@ from .envelopes import (
     load_json,
     parse_model,
 )
-from .models import CheckRequest, Instance, Model, Outcome
+from .models import MAX_OUTCOME_BYTES, CheckRequest, Instance, Model, Outcome
 
 # --- start_precheck -------------------------------------------------------------------------------------
 
@@ -200,8 +200,15 @@ def parse_delivery(raw: bytes | str | dict) -> CollectOutcome:
             error_message = (event.responsePayload or "")[:300]
         delivery.failure = FunctionFailure(error_type=error_type, error_message=error_message[:300])
         return delivery
+    payload = event.responsePayload or ""
+    size = len(payload.encode("utf-8", "replace"))
+    if size > MAX_OUTCOME_BYTES:  # the runner keeps outcomes within this; the store refuses more
+        delivery.unreadable = f"the outcome is {size} bytes, more than the {MAX_OUTCOME_BYTES} an outcome may have"
+        return delivery
     try:
-        delivery.outcome = Outcome.model_validate_json(event.responsePayload or "")
+        delivery.outcome = Outcome.model_validate(load_json(payload, "outcome", MAX_OUTCOME_BYTES))
+    except BadEvent as error:
+        delivery.unreadable = error.message
     except ValidationError as error:
         delivery.unreadable = describe_validation(error)
     return delivery

@@ -26,9 +26,10 @@ MAX_ITEM_TIMEOUT_S = 120.0
 
 class Model(BaseModel):
     """Base of every model here. Schemas are built on first use, not at import: a function pays only for
-    the models it touches (cold start)."""
+    the models it touches (cold start). NaN and Infinity are refused wherever a model takes a float: JSON
+    cannot carry them (pydantic would store them as null, which no model reads back)."""
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, allow_inf_nan=False)
 
 
 class ItemStatus(str, enum.Enum):
@@ -182,6 +183,11 @@ class AffectedDatabase(Model):
     name: str
     state: str | None = None
     recovery_model: str | None = None
+
+
+#: The largest outcome (its JSON, in bytes) anything stores: the runner fits every outcome within it, so
+#: that the destination event carrying it stays under FC's 128 KB; the stores refuse anything larger.
+MAX_OUTCOME_BYTES = 100_000
 
 
 class Outcome(Model):

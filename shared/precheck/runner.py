@@ -9,14 +9,14 @@ import time
 from collections.abc import Callable
 
 from .checks import CheckContext, CheckItem, Probes, Verdict, skip_reason
-from .models import CheckRequest, ItemStatus, Outcome
+from .models import MAX_OUTCOME_BYTES, CheckRequest, ItemStatus, Outcome
 from .ports import PrecheckError
 
 log = logging.getLogger("precheck.runner")
 
 #: An async destination event is at most 128 KB and carries the outcome as an escaped JSON string beside
 #: the request payload; keep the escaped outcome well inside that.
-OUTCOME_BUDGET_BYTES = 100_000
+OUTCOME_BUDGET_BYTES = MAX_OUTCOME_BYTES
 
 
 def run_check(item: CheckItem, request: CheckRequest, probes: Probes,

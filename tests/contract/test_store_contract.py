@@ -119,16 +119,24 @@ def test_concurrent_collectors_store_one_outcome(result_store):
     assert result_store.get_run("erp-prod", "0000000000001-a").outcomes["a"].message == f"c{wins[0]}"
 
 
-def test_a_huge_outcome_is_stored_whole(result_store):
-    """An outcome naming 32,767 databases with 128-character names is stored and read back whole."""
-    from precheck.models import AffectedDatabase
+def test_the_largest_outcome_is_stored_whole_and_a_larger_one_is_refused(result_store):
+    """32,767 databases with 128-character names, as the runner fits them, are stored and read back whole; an
+    outcome beyond MAX_OUTCOME_BYTES is refused before anything is written (issue 11, finding 9)."""
+    from precheck.models import MAX_OUTCOME_BYTES, AffectedDatabase
+    from precheck.records import OutcomeTooLarge
+    from precheck.runner import fit
 
     result_store.create_run(run("0000000000001-a"))
-    big = Outcome(item="a", status=ItemStatus.WARNING, message="many",
-                  affected=[AffectedDatabase(name=f"{i:05d}" + "d" * 123, recovery_model="SIMPLE")
-                            for i in range(32767)])
+    whole = Outcome(item="a", status=ItemStatus.WARNING, message="many",
+                    affected=[AffectedDatabase(name=f"{i:05d}" + "d" * 123, recovery_model="SIMPLE")
+                              for i in range(32767)])
+    with pytest.raises(OutcomeTooLarge):
+        result_store.record_outcome("erp-prod", "0000000000001-a", whole)
+    assert result_store.get_run("erp-prod", "0000000000001-a").outcomes == {}
+    big = fit(whole)
+    assert MAX_OUTCOME_BYTES * 0.9 < len(big.model_dump_json()) <= MAX_OUTCOME_BYTES
     assert result_store.record_outcome("erp-prod", "0000000000001-a", big)
-    assert len(result_store.get_run("erp-prod", "0000000000001-a").outcomes["a"].affected) == 32767
+    assert result_store.get_run("erp-prod", "0000000000001-a").outcomes["a"] == big
 
 
 def test_hostile_names_round_trip_exactly(result_store):

@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+from .. import records
 from ..models import Instance, Outcome, Run
 from ..ports import RunRecord, StoreError
 
@@ -82,12 +83,12 @@ class SqliteResultStore:
 
     def get_instance(self, instance_id: str) -> Instance | None:
         rows = self._all("SELECT body FROM instances WHERE instance_id = ?", (instance_id,))
-        return Instance.model_validate_json(rows[0][0]) if rows else None
+        return records.read_instance(rows[0][0], instance_id) if rows else None
 
     def list_instances(self, after: str | None, limit: int) -> tuple[list[Instance], str | None]:
         rows = self._all("SELECT instance_id, body FROM instances WHERE instance_id > ? ORDER BY instance_id LIMIT ?",
                          (after or "", limit + 1))
-        page = [Instance.model_validate_json(body) for _, body in rows[:limit]]
+        page = records.read_instances(rows[:limit])  # an unreadable instance is logged and left out
         return page, (rows[limit - 1][0] if len(rows) > limit else None)
 
     def create_run(self, run: Run) -> None:
@@ -95,26 +96,27 @@ class SqliteResultStore:
                   (run.instance_id, run.run_id, run.model_dump_json()))
 
     def _with_outcomes(self, instance_id: str, run_row: list[tuple]) -> RunRecord | None:
+        """The run and its outcomes; a row that does not validate is reported for its run (`records`)."""
         if not run_row:
             return None
-        run = Run.model_validate_json(run_row[0][0])
-        rows = self._all("SELECT body FROM outcomes WHERE instance_id = ? AND run_id = ?", (instance_id, run.run_id))
-        outcomes = [Outcome.model_validate_json(body) for (body,) in rows]
-        return RunRecord(run=run, outcomes={outcome.item: outcome for outcome in outcomes})
+        run_id, body = run_row[0]
+        rows = self._all("SELECT item, body FROM outcomes WHERE instance_id = ? AND run_id = ?", (instance_id, run_id))
+        outcomes = {item: records.read_outcome(text, item, run_id) for item, text in rows}
+        return records.read_run(body, instance_id, run_id, outcomes)
 
     def get_run(self, instance_id: str, run_id: str) -> RunRecord | None:
         return self._with_outcomes(instance_id, self._all(
-            "SELECT body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id)))
+            "SELECT run_id, body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id)))
 
     def latest_run(self, instance_id: str) -> RunRecord | None:
         return self._with_outcomes(instance_id, self._all(
-            "SELECT body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))
+            "SELECT run_id, body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))
 
     def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:
         # first write wins, and only for a run that exists: one statement, atomic in SQLite
         cursor = self._run("INSERT OR IGNORE INTO outcomes (instance_id, run_id, item, body) "
                            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE instance_id = ? AND run_id = ?)",
-                           (instance_id, run_id, outcome.item, outcome.model_dump_json(), instance_id, run_id))
+                           (instance_id, run_id, outcome.item, records.encode_outcome(outcome), instance_id, run_id))
         return cursor.rowcount == 1
 
     def claim_event(self, key: str) -> bool:

@@ -26,11 +26,11 @@ import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from ... import records
 from ...models import Instance, Outcome, Run
 from ...ports import RunRecord, StoreError
 from ..credentials import Credentials
@@ -51,16 +51,12 @@ class TablestoreResultStore:
 
     def __init__(self, client: Any = None, tables: TableNames = TableNames(), *,
                  connection: Connection | None = None, credentials: Credentials | None = None,
-                 inline_bytes: int = 256 * 1024, chunk_bytes: int = 1_900_000, write_bytes: int = 3_800_000,
                  clock: Callable[[], float] = time.time):
         if client is None and connection is None:
             raise ValueError("TablestoreResultStore needs a client, or a connection to build one "
                              "(see precheck.adapters.tablestore.parse_url)")
         self.tables = tables
         self.connection = connection
-        self.inline_bytes = inline_bytes
-        self.chunk_bytes = chunk_bytes
-        self.write_bytes = max(write_bytes, chunk_bytes + 4096)
         self._clock = clock
         self._lock = threading.Lock()
         self._client = client
@@ -120,7 +116,7 @@ class TablestoreResultStore:
         _, row, _ = self._call("get_instance", self.client.get_row, self.tables.instances,
                                [("instance_id", instance_id)], columns_to_get=["instance"], max_version=1)
         columns = cells.columns_of(row)
-        return Instance.model_validate_json(columns["instance"]) if "instance" in columns else None
+        return records.read_instance(columns["instance"], instance_id) if "instance" in columns else None
 
     def list_instances(self, after: str | None, limit: int) -> tuple[list[Instance], str | None]:
         """Instances with ids greater than `after`, in id order; the cursor is the page's last id while
@@ -145,7 +141,9 @@ class TablestoreResultStore:
                 if len(page) == limit:
                     more = True
                     break
-                page.append(Instance.model_validate_json(columns["instance"]))
+                instance = records.read_instance(columns["instance"], instance_id)  # unreadable: logged, left out
+                if instance is not None:
+                    page.append(instance)
             if more or next_start is None:
                 break
             start = next_start
@@ -179,94 +177,45 @@ class TablestoreResultStore:
             start = next_start
 
     def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:
-        """First write wins: ONE conditional UpdateRow (more only for an outcome too large for one write,
-        whose chunks are staged first). False when the item's outcome is already stored."""
+        """First write wins: ONE conditional UpdateRow. False when the item's outcome is already stored.
+        An outcome larger than `models.MAX_OUTCOME_BYTES` is refused before any write (OutcomeTooLarge):
+        every outcome fits one cell, so nothing is ever split across writes."""
         column = cells.outcome_column(outcome.item)
-        body = outcome.model_dump_json()
-        encoded = body.encode("utf-8")
-        staged: list[str] = []
-        if len(encoded) <= self.inline_bytes:
-            puts: list[cells.Cell] = [(column, body)]
-        else:
-            manifest, chunks = cells.chunk_cells(column, encoded, os.urandom(4).hex(), self.chunk_bytes)
-            groups = cells.write_groups(chunks, self.write_bytes)
-            for group in groups[:-1]:  # too large for one write: stage all but the last group first
-                if not self._stage(instance_id, run_id, group):
-                    return False
-                staged.extend(name for name, _ in group)
-            puts = [manifest, *groups[-1]]
+        body = records.encode_outcome(outcome)
         condition = ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST,
                                   ots.SingleColumnCondition(column, "", ots.ComparatorType.LESS_THAN,
                                                             pass_if_missing=True, latest_version_only=True))
-        row = ots.Row(self._run_key(instance_id, run_id), {"put": puts})
+        row = ots.Row(self._run_key(instance_id, run_id), {"put": [(column, body)]})
         try:
             self._call("record_outcome", self.client.update_row, self.tables.runs, row, condition)
             return True
         except OTSServiceError:
             # the item's outcome is stored already (or the run does not exist): nothing was written
-            if staged:
-                self._unstage(instance_id, run_id, staged)
             return False
-
-    def _stage(self, instance_id: str, run_id: str, chunks: list[cells.Cell]) -> bool:
-        """Write chunks no manifest names yet (invisible to readers); False if the run does not exist."""
-        row = ots.Row(self._run_key(instance_id, run_id), {"put": chunks})
-        try:
-            self._call("record_outcome", self.client.update_row, self.tables.runs, row,
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST))
-            return True
-        except OTSServiceError:
-            return False
-
-    def _unstage(self, instance_id: str, run_id: str, names: list[str]) -> None:
-        row = ots.Row(self._run_key(instance_id, run_id), {"delete_all": names})
-        try:
-            self._call("record_outcome", self.client.update_row, self.tables.runs, row,
-                       ots.Condition(ots.RowExistenceExpectation.IGNORE))
-        except (OTSServiceError, StoreError) as error:  # unreferenced chunks are never read; TTL removes them
-            log.warning("could not remove unused outcome chunks of run %s: %s", run_id, error)
 
     @staticmethod
     def _run_key(instance_id: str, run_id: str) -> list[tuple[str, str]]:
         return [("instance_id", instance_id), ("run_id", run_id)]
 
     def _row_to_record(self, row: Any) -> RunRecord | None:
-        """The run of a runs-table row and the outcomes stored in it; None for no row (or an expired one)."""
+        """The run of a runs-table row and the outcomes stored in it; None for no row (or an expired one).
+        A cell that does not validate is reported for its run, never raised (`records`)."""
         columns = cells.columns_of(row)
         if "run" not in columns:  # absent, or its run cell has expired
             return None
-        run = Run.model_validate_json(columns["run"])
+        instance_id, run_id = (value for _, value in row.primary_key)
+        try:
+            items = Run.model_validate_json(columns["run"]).items
+        except ValueError:
+            items = []
+        named = {cells.outcome_column(item): item for item in items}
         outcomes: dict[str, Outcome] = {}
         for name, value in columns.items():
-            if cells.is_outcome_column(name) and isinstance(value, str):
-                outcome = self._outcome(run, name, value, columns)
-                if outcome is not None:
-                    outcomes[outcome.item] = outcome
-        return RunRecord(run=run, outcomes=outcomes)
-
-    def _outcome(self, run: Run, column: str, value: str, columns: dict[str, Any]) -> Outcome | None:
-        if value.startswith("{"):
-            return Outcome.model_validate_json(value)
-        names = cells.chunk_names(column, value)
-        if names is None:
-            log.warning("run %s: column %s holds no outcome I can read; ignored", run.run_id, column)
-            return None
-        missing = [name for name in names if name not in columns]
-        if missing:  # a row larger than one read answer: fetch the chunks it left out
-            columns = {**columns, **self._fetch(run, missing)}
-        try:
-            return Outcome.model_validate_json(cells.unpack(names, columns))
-        except (KeyError, zlib.error) as error:
-            raise StoreError("tablestore",
-                             f"run {run.run_id}: the outcome in {column} is incomplete ({error})") from None
-
-    def _fetch(self, run: Run, names: list[str]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for name in names:
-            _, row, _ = self._call("get_run", self.client.get_row, self.tables.runs,
-                                   self._run_key(run.instance_id, run.run_id), columns_to_get=[name], max_version=1)
-            found.update(cells.columns_of(row))
-        return found
+            if cells.is_outcome_column(name):
+                item = named.get(name) or cells.item_of(name)
+                outcome = records.read_outcome(value, item, run_id)
+                outcomes[outcome.item] = outcome
+        return records.read_run(columns["run"], instance_id, run_id, outcomes)
 
     # --- events -----------------------------------------------------------------------------------------------
 
