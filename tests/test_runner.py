@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from precheck.checks import CheckItem, Verdict, recovery_mode
@@ -27,14 +28,19 @@ def test_outcome_carries_item_code_timing_and_sorted_affected():
 
 
 def test_a_check_that_hangs_is_timed_out_at_the_limit():
-    """A check that never returns is reported TIMED_OUT at the item's time limit, not later."""
-    hang = CheckItem("hang", "HANG", "hangs", 99, lambda ctx: time.sleep(30))
+    """A check that never returns is reported TIMED_OUT with the reason, once its time limit has passed and
+    without waiting for the check (which would take 30 s: the guard, ten times the limit, catches only that)."""
+    release = threading.Event()
+    hang = CheckItem("hang", "HANG", "hangs", 99, lambda ctx: release.wait(30))
     started = time.monotonic()
     outcome = run_check(hang, request("hang", item_timeout_s=0.3), probes())
     elapsed = time.monotonic() - started
+    release.set()
     assert outcome.status is ItemStatus.TIMED_OUT
-    assert "0.3 s" in outcome.message
-    assert 0.3 <= elapsed < 1.0
+    assert outcome.details == {"reason": "time_limit"}
+    assert "did not finish within its time limit of 0.3 s" in outcome.message
+    assert outcome.duration_ms >= 300  # it waited the whole limit
+    assert elapsed < 0.3 * 10
 
 
 def test_a_crashing_check_becomes_an_error_outcome():
