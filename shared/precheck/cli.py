@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, exit_code, render
+from .report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageParser, exit_code, render
 
 if TYPE_CHECKING:
     from .deps import Deps
@@ -187,8 +187,8 @@ def cmd_emulate(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
-                                     allow_abbrev=False)
+    parser = UsageParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
+                         allow_abbrev=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the functions do (to stderr)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = [arg.split("=", 1)[0] for arg in rest if arg.startswith("-")] or ["(positional)"]
         hint = " (the password is read from the variable named by --password-env)" if any(
             "pass" in option or "pwd" in option for option in options) else ""
-        parser.error(f"unrecognized arguments: {' '.join(options)}{hint}")
+        parser.error(f"unknown options: {' '.join(options)}{hint}")
     try:
         if args.command == "emulate":
             return cmd_emulate(args, rest)

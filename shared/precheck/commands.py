@@ -8,6 +8,7 @@ sees only these commands, never an event's shape.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError
@@ -24,7 +25,7 @@ from .envelopes import (
     load_json,
     parse_model,
 )
-from .models import MAX_OUTCOME_BYTES, CheckRequest, Instance, Model, Outcome
+from .models import INSTANCE_ID_PATTERN, MAX_OUTCOME_BYTES, CheckRequest, Instance, Model, Outcome
 
 # --- start_precheck -------------------------------------------------------------------------------------
 
@@ -71,14 +72,15 @@ class RegisterBatch(Model):
 StartCommand = StartPrecheck | RegisterInstance | RecheckFleet | RecheckPage | RegisterBatch
 
 _PASSWORD_KEYS = {"password", "pwd", "sql_password", "passwd"}
+_PASSWORDS_REFUSED = ("passwords are not accepted here: set the password as an environment variable of the check "
+                      "functions and give its name as password_ref, e.g. \"password_ref\": \"env:SQL_PASSWORD\"")
 
 
 def parse_instance(data: Any, what: str) -> Instance:
     if not isinstance(data, dict):
         raise BadEvent(f"{what} must be a JSON object describing the instance")
     if _PASSWORD_KEYS & {str(key).lower() for key in data}:
-        raise BadEvent("passwords are not accepted here: set the password as an environment variable of the check "
-                       "functions and give its name as password_ref, e.g. \"password_ref\": \"env:SQL_PASSWORD\"")
+        raise BadEvent(_PASSWORDS_REFUSED)
     instance: Instance = parse_model(Instance, data, what)
     return instance
 
@@ -92,18 +94,50 @@ def _registration(data: dict) -> RegisterInstance:
 
 
 def _api_route(request: ApiRequest) -> tuple[str, str | None]:
-    """(action, instance id) of an API Gateway request, by the route table."""
+    """(action, instance id) of an API Gateway request, by the route table and the request's path."""
     found = layout.match(request.httpMethod, request.path)
     if found.route is None:
         if found.path_known:
-            raise BadEvent(f"method {request.httpMethod[:10]} not allowed on {request.path[:200]}", status=405)
-        raise BadEvent(f"no route for {request.httpMethod.upper()[:10]} {request.path[:200]}", status=404)
+            raise BadEvent(f"method {_shown(request.httpMethod, 10)} not allowed on this path", status=405)
+        raise BadEvent(f"no route for {_shown(request.httpMethod, 10)} on this path; {_ROUTES}", status=404)
     instance_id = None
     if "instance_id" in found.parameters:
-        # API Gateway's own parameter map first; the path as the route reads it otherwise
-        given = request.pathParameters.get("instance_id")
-        instance_id = given if isinstance(given, str) and given else found.parameters["instance_id"]
+        instance_id = _instance_id(request, found.parameters["instance_id"])
     return found.route.action, instance_id
+
+
+def _instance_id(request: ApiRequest, from_path: str) -> str:
+    """The instance a request names: API Gateway's parameter map when it has `instance_id`, else the path as
+    the route reads it (an API definition may name the parameter otherwise: instanceId, id). An id no
+    instance can have is an unknown instance (404), not shown back."""
+    given = request.pathParameters.get("instance_id")
+    instance_id = given if isinstance(given, str) and given else from_path
+    if not re.match(INSTANCE_ID_PATTERN, instance_id):
+        raise BadEvent("no registered instance with that id (instance ids are 1 to 64 letters, digits, '_', '.' "
+                       "or '-', starting with a letter or digit)", status=404)
+    return instance_id
+
+
+_ROUTES = "the routes are " + ", ".join(f"{route.method} {route.path}" for route in layout.ROUTES)
+
+
+def _shown(text: str, limit: int) -> str:
+    """A method as it may appear in a message: printable ASCII, cut at `limit` (a path is never shown: a
+    mistyped one could hold anything)."""
+    return "".join(char if " " < char < "\x7f" else "?" for char in text[:limit])
+
+
+def _no_body(request: ApiRequest) -> None:
+    """POST /instances/{id}/prechecks takes no body: an empty one, or {}, is all it accepts."""
+    data = request.raw_body()
+    if not data.strip():
+        return
+    value = load_json(data, "request body", MAX_BODY_BYTES)
+    if isinstance(value, dict) and _PASSWORD_KEYS & {str(key).lower() for key in value}:
+        raise BadEvent(_PASSWORDS_REFUSED)
+    if value != {}:
+        raise BadEvent("this request takes no body (or an empty JSON object): the instance is the one in the path; "
+                       "to change it, register it again with POST /instances")
 
 
 def parse_start(raw: bytes | str | dict) -> StartCommand:
@@ -125,9 +159,9 @@ def parse_start(raw: bytes | str | dict) -> StartCommand:
             return RegisterInstance(instance=parse_instance(request.json_body(), "request body"), trigger="api",
                                     via_api=True)
         if action == "start" and instance_id:
-            request.raw_body()  # a body is optional here, but an oversized one is still refused
+            _no_body(request)
             return StartPrecheck(instance_id=instance_id)
-        raise BadEvent(f"no route for {request.httpMethod.upper()[:10]} {request.path[:200]}", status=404)
+        raise BadEvent(f"no route for {_shown(request.httpMethod, 10)} on this path; {_ROUTES}", status=404)
     if "triggerTime" in data:
         timer = parse_model(TimerEvent, data, "timer event")
         return RecheckFleet(tag=timer.triggerTime)
@@ -147,8 +181,12 @@ def parse_last_result(raw: bytes | str | dict) -> str:
     """The instance whose last result is asked for."""
     request = parse_model(ApiRequest, load_json(raw), "API Gateway request")
     if request.httpMethod.upper() != "GET":
-        raise BadEvent(f"method {request.httpMethod[:10]} not allowed; use GET", status=405)
-    return request.path_parameter("instance_id")
+        raise BadEvent(f"method {_shown(request.httpMethod, 10)} not allowed; use GET", status=405)
+    action, instance_id = _api_route(request)
+    if action != "last_result" or instance_id is None:
+        raise BadEvent(f"get_last_result answers GET /instances/{{instance_id}}/prechecks/latest only; {_ROUTES}",
+                       status=404)
+    return instance_id
 
 
 # --- check functions and the collector ----------------------------------------------------------------------

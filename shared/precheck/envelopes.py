@@ -34,12 +34,33 @@ class BadEvent(Exception):
 
 
 def describe_validation(error: ValidationError) -> str:
+    """The fields that failed and the rule each broke, never a value: pydantic's own messages state rules;
+    our validators' messages are written without values, and any quoted text that is part of the value
+    (a validator of another library) is cut out all the same."""
     parts = []
-    for detail in error.errors(include_input=False, include_url=False)[:5]:
-        where = ".".join(str(part) for part in detail["loc"]) or "body"
-        parts.append(f"{where}: {detail['msg']}")
-    more = len(error.errors()) - 5
+    details = error.errors(include_url=False)
+    for detail in details[:5]:
+        where = ".".join(_location(part) for part in detail["loc"]) or "body"
+        parts.append(f"{where}: {_without_input(detail['msg'], detail.get('input'))}")
+    more = len(details) - 5
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _location(part: Any) -> str:
+    """A field name as it may be shown: an unknown key of the caller's is a value too."""
+    text = str(part)
+    return text if re.fullmatch(r"[A-Za-z0-9_]{1,64}", text) else "(a field)"
+
+
+def _without_input(message: str, value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) if value is not None else ""
+    if len(text) >= 4 and text in message:
+        message = message.replace(text, "(value not shown)")
+    return _QUOTED.sub(lambda found: "(value not shown)" if len(found[0]) > 5 and found[0][1:-1] in text
+                       else found[0], message)
 
 
 def parse_model(model: type[BaseModel], data: Any, what: str) -> Any:

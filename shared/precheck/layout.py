@@ -56,12 +56,23 @@ class Match(NamedTuple):
 
 
 def match(method: str, path: str) -> Match:
-    """The route a request takes, and the path parameters it carries."""
+    """The route a request takes, and the path parameters it carries, by the path as API Gateway routes it.
+
+    A path that matches no route as it is may carry a base path or stage in front (`/v1/instances/...`,
+    `/prod/instances/...`): the longest suffix that matches a route decides, segment by segment."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return Match(None, {}, False)
     known = False
-    for route, pattern in _PATTERNS:
-        found = pattern.match(path)
-        if found:
-            known = True
-            if route.method == method.upper():
-                return Match(route, found.groupdict(), True)
+    candidate = path
+    while candidate:
+        for route, pattern in _PATTERNS:
+            found = pattern.match(candidate)
+            if found:
+                known = True
+                if route.method == method.upper():
+                    return Match(route, found.groupdict(), True)
+        if known:
+            break
+        cut = candidate.find("/", 1)
+        candidate = candidate[cut:] if cut > 0 else ""
     return Match(None, {}, known)

@@ -91,10 +91,10 @@ class Endpoint(Model):
     def parse(cls, text: str, default_port: int, default_scheme: str = "https") -> Endpoint:
         match = _ENDPOINT.match(text.strip()) if isinstance(text, str) else None
         if not match:
-            raise ValueError(f"not a host[:port] endpoint: {str(text)[:100]!r}")
+            raise ValueError("not a host[:port] endpoint (optionally with http:// or https://)")
         port = int(match["port"]) if match["port"] else default_port
         if not 0 < port < 65536:
-            raise ValueError(f"port out of range in endpoint {text!r}")
+            raise ValueError("the endpoint's port is not a number from 1 to 65535")
         host = match["host"].strip("[]")
         return cls(host=host, port=port, scheme=match["scheme"] or default_scheme)
 

@@ -1,12 +1,33 @@
-"""A run as people read it: the text table the command line prints, and the exit code it ends with."""
+"""A run as people read it: the text table the command line prints, and the exit code it ends with; the
+command line's argument parser, whose usage errors never repeat what was typed."""
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+import re
+from typing import Any, NoReturn
 
 from .models import ItemStatus
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+#: argparse's messages that quote what was typed: "invalid float value: 'x'", "invalid choice: 'x' (choose
+#: from ...)", "unrecognized arguments: a b", "ignored explicit argument 'x'"
+_QUOTED_VALUE = re.compile(r"(invalid [\w ]*?(?:value|choice)): .*?( \(choose from .*)?$", re.S)
+_TRAILING_VALUES = re.compile(r"(unrecognized arguments|ignored explicit argument)\b.*$", re.S)
+
+
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors name the argument and the rule, never the value: a password
+    typed in the wrong place (`--server 'db;PWD=...'`, `--timeout PASSWORD`) must not be echoed."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(without_values(message))
+
+
+def without_values(message: str) -> str:
+    message = _QUOTED_VALUE.sub(lambda found: f"{found[1]} (the value is not shown){found[2] or ''}", message)
+    return _TRAILING_VALUES.sub(lambda found: f"{found[1]} (not shown: values may be secrets)", message)
 
 
 def exit_code(view: dict[str, Any]) -> int:

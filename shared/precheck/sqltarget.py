@@ -79,18 +79,19 @@ class ServerName:
 
 
 def parse_server_name(text: str) -> ServerName:
-    """`text` as a ServerName; ServerNameError naming the accepted forms when it is none of them."""
+    """`text` as a ServerName; ServerNameError naming the accepted forms when it is none of them. Messages
+    never quote the text: a password typed into the server field (`host,1433;PWD=...`) must not come back
+    in an answer or a log line."""
     if not isinstance(text, str):
         raise ServerNameError(f"the server name must be a string in one of the forms {FORMS}")
     raw = text.strip()
-    shown = raw[:100]
     if not raw or any(ord(char) < 32 or ord(char) == 127 for char in raw):
         raise ServerNameError(f"empty server name or control characters in it: use {FORMS}")
     lowered = raw.lower()
     if lowered.startswith(_LOCAL_PROTOCOLS) or lowered in (".", "(local)", "(localdb)") or lowered.startswith(
             ("(localdb)\\", ".\\", "(local)\\")):
-        raise ServerNameError(f"{shown!r} names a local protocol (named pipes, shared memory, LocalDB) a function "
-                              f"cannot use: give the server's TCP address, {FORMS}")
+        raise ServerNameError(f"the server name names a local protocol (named pipes, shared memory, LocalDB) a "
+                              f"function cannot use: give the server's TCP address, {FORMS}")
     if lowered.startswith("tcp:"):
         raw = raw[4:].strip()
     rest, port = raw, None
@@ -98,44 +99,44 @@ def parse_server_name(text: str) -> ServerName:
         rest, _, port_text = raw.rpartition(",")
         port_text = port_text.strip()
         if not _PORT.match(port_text) or not 0 < int(port_text) < 65536:
-            raise ServerNameError(f"port {port_text[:20]!r} in {shown!r} is not a number from 1 to 65535")
+            raise ServerNameError("the port after the last comma of the server name is not a number from 1 to 65535")
         port = int(port_text)
         rest = rest.strip()
-    host, instance = _host_and_instance(rest, shown)
+    host, instance = _host_and_instance(rest)
     return ServerName(host=host, port=port, instance=instance)
 
 
-def _host_and_instance(text: str, shown: str) -> tuple[str, str | None]:
+def _host_and_instance(text: str) -> tuple[str, str | None]:
     instance = None
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
-            raise ServerNameError(f"unclosed '[' in {shown!r}: write an IPv6 address as [ADDRESS],PORT")
+            raise ServerNameError("unclosed '[' in the server name: write an IPv6 address as [ADDRESS],PORT")
         host, tail = text[1:end], text[end + 1:]
         if tail.startswith("\\"):
-            instance = _instance(tail[1:], shown)
+            instance = _instance(tail[1:])
         elif tail:
-            raise ServerNameError(f"unexpected {tail[:20]!r} after ']' in {shown!r}: use {FORMS}")
+            raise ServerNameError(f"unexpected text after ']' in the server name: use {FORMS}")
         if not _is_ipv6(host):
-            raise ServerNameError(f"{host[:60]!r} in brackets is not an IPv6 address")
+            raise ServerNameError("what the server name has in brackets is not an IPv6 address")
         return host, instance
     if "\\" in text:
         text, _, name = text.partition("\\")
-        instance = _instance(name, shown)
+        instance = _instance(name)
     if ":" in text:
         if _is_ipv6(text):
             return text, instance
-        raise ServerNameError(f"{shown!r} is not a SQL Server name: SQL Server writes the port after a comma "
+        raise ServerNameError(f"the server name is not a SQL Server name: SQL Server writes the port after a comma "
                               f"(HOST,PORT), and IPv6 addresses go in brackets; use {FORMS}")
     if not _is_host_name(text):
-        raise ServerNameError(f"{shown!r} is not a SQL Server name: use {FORMS}")
+        raise ServerNameError(f"the server name is not a SQL Server name: use {FORMS}")
     return text, instance
 
 
-def _instance(name: str, shown: str) -> str:
+def _instance(name: str) -> str:
     if not _INSTANCE.match(name):
-        raise ServerNameError(f"instance name {name[:40]!r} in {shown!r} is not a SQL Server instance name (at most "
-                              "16 letters, digits, '_' or '$', starting with a letter or '_')")
+        raise ServerNameError("the instance name after '\\' in the server name is not a SQL Server instance name "
+                              "(at most 16 letters, digits, '_' or '$', starting with a letter or '_')")
     return name
 
 

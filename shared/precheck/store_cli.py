@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .report import UsageParser
 from .settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -22,8 +23,7 @@ _SAID = {"created": "created", "exists": "already existed", "updated": "already 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="precheck store", description="Manage the result store.",
-                                     allow_abbrev=False)
+    parser = UsageParser(prog="precheck store", description="Manage the result store.", allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser("init", help="create the store's tables (idempotent)", allow_abbrev=False)
     init.add_argument("--store", metavar="URL", help="sqlite:///path.db or tablestore: (default: PRECHECK_STORE)")
