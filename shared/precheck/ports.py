@@ -104,6 +104,13 @@ class ResultStore(Protocol):
     neither may change what was stored first; it answers True only when it stored the outcome, so False for
     a repeat and for a run that does not exist (nothing is stored then). `latest_run` is one read whatever
     the length of the history.
+
+    One run per instance at a time: `current_run` is the run an instance's last successful `claim_run`
+    made current, and `claim_run(run, replacing)` is ONE conditional write (compare-and-set) that makes `run`
+    current only while the current run's id is still `replacing` (None: the instance has no current run
+    yet); of any number of concurrent claims replacing the same run, exactly one answers True. Whether the
+    current run may be replaced (finished, or past its deadline) is the service's decision, made on the run
+    it read: the write's condition guarantees nobody replaced it meanwhile.
     """
 
     def save_instance(self, instance: Instance) -> None: ...
@@ -120,8 +127,17 @@ class ResultStore(Protocol):
 
     def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool: ...
 
+    def current_run(self, instance_id: str) -> Run | None: ...
+
+    def claim_run(self, run: Run, replacing: str | None) -> bool: ...
+
     def claim_event(self, key: str) -> bool:
-        """True the first time `key` is claimed, False on every later call (event de-duplication)."""
+        """True the first time `key` is claimed, False on every later call (event de-duplication). Claim an
+        event once its work is done: a claim made before would answer a retry after a failure "duplicate"."""
+        ...
+
+    def event_claimed(self, key: str) -> bool:
+        """Whether `key` has been claimed (a read: it claims nothing)."""
         ...
 
 

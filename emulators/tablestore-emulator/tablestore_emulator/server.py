@@ -73,6 +73,9 @@ class RequestLog:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: the listen backlog (socketserver's default is 5): the service takes hundreds of clients connecting at
+    #: once (one per function instance) without resetting any
+    request_queue_size = 1024
 
     def __init__(self, address, handler, *, wire: WireProtocol, authenticator: Authenticator,
                  faults: FaultInjector, requests: RequestLog, socket_timeout: float) -> None:

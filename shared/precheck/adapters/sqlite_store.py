@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS events (
     key         TEXT PRIMARY KEY,
     claimed_at  REAL NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS current_runs (
+    instance_id TEXT PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    body        TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -119,9 +124,26 @@ class SqliteResultStore:
                            (instance_id, run_id, outcome.item, records.encode_outcome(outcome), instance_id, run_id))
         return cursor.rowcount == 1
 
+    def current_run(self, instance_id: str) -> Run | None:
+        rows = self._all("SELECT body FROM current_runs WHERE instance_id = ?", (instance_id,))
+        return Run.model_validate_json(rows[0][0]) if rows else None
+
+    def claim_run(self, run: Run, replacing: str | None) -> bool:
+        # compare-and-set in one statement (atomic in SQLite, across the processes sharing the file too)
+        if replacing is None:
+            cursor = self._run("INSERT OR IGNORE INTO current_runs (instance_id, run_id, body) VALUES (?, ?, ?)",
+                               (run.instance_id, run.run_id, run.model_dump_json()))
+        else:
+            cursor = self._run("UPDATE current_runs SET run_id = ?, body = ? WHERE instance_id = ? AND run_id = ?",
+                               (run.run_id, run.model_dump_json(), run.instance_id, replacing))
+        return cursor.rowcount == 1
+
     def claim_event(self, key: str) -> bool:
         cursor = self._run("INSERT OR IGNORE INTO events (key, claimed_at) VALUES (?, ?)", (key, time.time()))
         return cursor.rowcount == 1
+
+    def event_claimed(self, key: str) -> bool:
+        return bool(self._all("SELECT 1 FROM events WHERE key = ?", (key,)))
 
     def close(self) -> None:
         with self._lock:

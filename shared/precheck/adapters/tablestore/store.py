@@ -13,6 +13,20 @@ answers `OTSConditionCheckFail`, which here means "already stored" -> False; aft
 whose first try was applied, the outcome stored is this one and False still holds: nothing is lost).
 A run that does not exist (EXPECT_EXIST) also answers False: nothing was stored.
 
+One run per instance at a time: the runs table holds, beside an instance's runs, its current-run row
+(run_id `CURRENT_ROW`, which sorts before every time-ordered run id, so `latest_run` never meets it while a
+run exists; it has no `run` column, so it is never read as a run). `claim_run` is ONE PutRow: EXPECT_NOT_EXIST
+for an instance without one, else EXPECT_EXIST plus `SingleColumnCondition(current_run_id == replacing,
+pass_if_missing=False)`, Tablestore's optimistic lock: "read column A, then write with the condition A = the
+value read; a failed update means another client updated the row first" (conditional update,
+https://www.alibabacloud.com/help/en/tablestore/developer-reference/configure-conditional-update-by-using-nodejs-sdk
+and https://www.alibabacloud.com/help/doc-detail/35194.html: the row existence condition is checked first, a
+column condition compares a column with a constant, and a failed condition leaves the row unchanged). A
+condition compares with a constant the client sends, never with the service's clock, so "the current run is
+past its deadline" is decided by the service on the run it read, and the condition on its id makes that
+decision stick. A failed condition after a retried attempt may be our own first attempt: the run id, unique,
+tells.
+
 Errors: see `errors` (bounded retries, then a secret-free `StoreError`). Each request is bounded by the
 client's socket timeout (5 s by default).
 
@@ -40,6 +54,10 @@ from .errors import guarded
 from .sdk import OTSServiceError, ots
 
 log = logging.getLogger("precheck.store.tablestore")
+
+#: the run_id key of an instance's current-run row in the runs table: "!" sorts before the digits every run
+#: id starts with (`models.new_run_id`)
+CURRENT_ROW = "!current"
 
 
 class TablestoreResultStore:
@@ -160,6 +178,31 @@ class TablestoreResultStore:
         except OTSServiceError:  # condition failed: the run exists
             pass
 
+    def current_run(self, instance_id: str) -> Run | None:
+        _, row, _ = self._call("current_run", self.client.get_row, self.tables.runs,
+                               self._run_key(instance_id, CURRENT_ROW), columns_to_get=["current"], max_version=1)
+        columns = cells.columns_of(row)
+        return Run.model_validate_json(columns["current"]) if "current" in columns else None
+
+    def claim_run(self, run: Run, replacing: str | None) -> bool:
+        """ONE conditional PutRow of the current-run row (see the module docstring)."""
+        row = ots.Row(self._run_key(run.instance_id, CURRENT_ROW),
+                      [("current_run_id", run.run_id), ("current", run.model_dump_json())])
+        if replacing is None:
+            condition = ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST)
+        else:
+            condition = ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST,
+                                      ots.SingleColumnCondition("current_run_id", replacing, ots.ComparatorType.EQUAL,
+                                                                pass_if_missing=False, latest_version_only=True))
+        try:
+            self._call("claim_run", self.client.put_row, self.tables.runs, row, condition)
+            return True
+        except OTSServiceError:  # another claim came first, or this is the retry of our own applied claim
+            _, stored, _ = self._call("claim_run", self.client.get_row, self.tables.runs,
+                                      self._run_key(run.instance_id, CURRENT_ROW), columns_to_get=["current_run_id"],
+                                      max_version=1)
+            return cells.columns_of(stored).get("current_run_id") == run.run_id
+
     def get_run(self, instance_id: str, run_id: str) -> RunRecord | None:
         _, row, _ = self._call("get_run", self.client.get_row, self.tables.runs,
                                self._run_key(instance_id, run_id), max_version=1)
@@ -233,6 +276,11 @@ class TablestoreResultStore:
             _, stored, _ = self._call("claim_event", self.client.get_row, self.tables.events,
                                       [("key", stored_key)], columns_to_get=["token"], max_version=1)
             return cells.columns_of(stored).get("token") == token
+
+    def event_claimed(self, key: str) -> bool:
+        _, stored, _ = self._call("claim_event", self.client.get_row, self.tables.events,
+                                  [("key", cells.event_key(key))], columns_to_get=["token"], max_version=1)
+        return bool(cells.columns_of(stored))
 
     def close(self) -> None:
         """Nothing to release (the SDK's connection pool closes with the process)."""
