@@ -20,7 +20,7 @@ from precheck.checks import CheckContext, Probes
 from precheck.checks._sql import DATABASES_SQL, DATABASES_SQL_BEFORE_2012, REPLICAS_SQL, VISIBILITY_SQL
 from precheck.local import Handler, fake_context
 from precheck.models import Endpoint, Instance
-from precheck.ports import Connected, PrecheckError, ProbeError, SqlError
+from precheck.ports import Connected, PrecheckError, ProbeError, SqlError, StoreError
 from precheck.sqltarget import SqlTarget
 
 # --- probes -----------------------------------------------------------------------------------------------
@@ -357,3 +357,58 @@ class FakeFc:
 
 def _fc_error(status: int, code: str, message: str) -> tuple[int, dict[str, str], str]:
     return status, {"Content-Type": "application/json"}, json.dumps({"ErrorCode": code, "ErrorMessage": message})
+
+
+# --- result stores with faults -----------------------------------------------------------------------------
+
+#: the ResultStore methods that write
+STORE_WRITES = ("save_instance", "create_run", "record_outcome", "claim_run", "claim_event")
+
+
+class SlowStore:
+    """A `ResultStore` whose writes wait `delay()` seconds before they reach `store` (store latency between a
+    caller's decision and its write); `before_write(method)` is called first, for tests to know a write is on
+    its way. Reads go straight through."""
+
+    def __init__(self, store: Any, delay: Callable[[], float] = lambda: 0.0,
+                 before_write: Callable[[str], None] = lambda method: None):
+        self.store, self.delay, self.before_write = store, delay, before_write
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.store, name)
+        if name not in STORE_WRITES:
+            return attribute
+
+        def slowed(*args: Any, **kwargs: Any) -> Any:
+            self.before_write(name)
+            time.sleep(self.delay())
+            return attribute(*args, **kwargs)
+
+        return slowed
+
+
+class FlakyStore:
+    """A `ResultStore` whose methods named in `failures` raise StoreError that many times first (an outage of
+    that write), then work; `calls` counts every call by method."""
+
+    def __init__(self, store: Any, failures: dict[str, int]):
+        self.store, self.failures = store, dict(failures)
+        self.calls: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.store, name)
+        if not callable(attribute):
+            return attribute
+
+        def flaky(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.calls[name] = self.calls.get(name, 0) + 1
+                fail = self.failures.get(name, 0) > 0
+                if fail:
+                    self.failures[name] -= 1
+            if fail:
+                raise StoreError("unavailable", f"injected failure of {name}")
+            return attribute(*args, **kwargs)
+
+        return flaky

@@ -295,14 +295,24 @@ def test_a_failure_destination_becomes_an_error_outcome_with_the_reason(client):
 
 
 def test_an_outcome_collected_after_the_deadline_is_timed_out_and_cannot_flip_the_run(client):
-    """A late outcome is stored as TIMED_OUT; the run shown before and after it arrives is the same."""
+    """A reader past the deadline stores the TIMED_OUT it shows; the late outcome then changes nothing."""
     run = seed_run_for_sample(client)
     client.deps.clock.now = run.deadline + 5
     before = client.http.get(LATEST).json
-    client.invoke("collect_outcome", load_event("destination_success"))
+    assert client.deps.store.get_run(run.instance_id, run.run_id).outcomes["recovery_mode"].status \
+        is ItemStatus.TIMED_OUT
+    answer = client.invoke("collect_outcome", load_event("destination_success"))
     after = client.http.get(LATEST).json
-    assert before["status"] == after["status"] == "TIMED_OUT"
-    items = {item["item"]: item for item in after["items"]}
+    assert answer["stored"] is False
+    assert before == after and after["status"] == "TIMED_OUT"
+
+
+def test_an_outcome_collected_after_the_deadline_unseen_is_stored_timed_out_with_its_lateness(client):
+    """A late outcome nobody has read the run for is stored as TIMED_OUT, saying what arrived and how late."""
+    run = seed_run_for_sample(client)
+    client.deps.clock.now = run.deadline + 5
+    assert client.invoke("collect_outcome", load_event("destination_success"))["stored"] is True
+    items = {item["item"]: item for item in client.http.get(LATEST).json["items"]}
     assert items["recovery_mode"]["status"] == "TIMED_OUT"
     assert items["recovery_mode"]["details"]["late_status"] == "WARNING"
 

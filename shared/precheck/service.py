@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .commands import (
 from .deps import Deps
 from .layout import START
 from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
-from .ports import NotFound, PrecheckError, RunRecord
+from .ports import NotFound, PrecheckError, RunRecord, StoreError
 
 log = logging.getLogger("precheck.service")
 
@@ -105,16 +106,62 @@ def start(instance_id: str, deps: Deps, trigger: str = "api") -> Started:
     return start_instance(instance, deps, trigger)
 
 
+#: how many times a start reads the current run again after another start replaced it first
+MAX_CLAIMS = 50
+#: how long a start waits for a run claimed by another start to be created before completing its launch
+LAUNCH_WAIT_S = 0.5
+
+
 def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Started:
-    now = deps.clock()
-    latest = deps.store.latest_run(instance.instance_id)
-    if latest is not None:
-        current = view(latest, now)
-        if current.status is RunStatus.RUNNING:
-            return Started(current, started=False)
+    """Start a run of `instance`, or return its run still RUNNING (started False).
+
+    One run per instance at a time under any concurrency: the new run becomes the instance's current run by
+    the store's conditional write (`claim_run`), replacing the current run this start read and found
+    finished or past its deadline; of concurrent starts exactly one wins, the others read again and return
+    the winner's run. The winner creates the run and invokes the checks; a start that finds the current run
+    claimed but not created (its start failed or crashed after the claim, or is still on its way) completes
+    that launch: creating a run and invoking a check with its (run, item) invocation id are idempotent, so a
+    launch done twice is done once."""
     items = deps.items()
-    run = Run(run_id=new_run_id(now), instance_id=instance.instance_id, items=[item.name for item in items],
-              created_at=now, deadline=now + instance.item_timeout_s + deps.grace_s, trigger=trigger)
+    for _ in range(MAX_CLAIMS):
+        now = deps.clock()
+        holder = deps.store.current_run(instance.instance_id)
+        record: RunRecord | None
+        if holder is not None:
+            record = _created(deps, holder)
+            if record is None and now <= holder.deadline:
+                _launch(instance, holder, items, deps)
+                record = deps.store.get_run(instance.instance_id, holder.run_id) or RunRecord(run=holder)
+                return Started(view(record, now), started=False)
+        else:  # never claimed (or its row expired): a run from before current runs existed may still be running
+            record = deps.store.latest_run(instance.instance_id)
+        if record is not None:
+            current = view(record, now)
+            if current.status is RunStatus.RUNNING:
+                return Started(current, started=False)
+        run = Run(run_id=new_run_id(now), instance_id=instance.instance_id, items=[item.name for item in items],
+                  created_at=now, deadline=now + instance.item_timeout_s + deps.grace_s, trigger=trigger)
+        if deps.store.claim_run(run, holder.run_id if holder is not None else None):
+            return _launch(instance, run, items, deps)
+    raise StoreError("contention", f"could not start a run of {instance.instance_id}: the current run was "
+                                   f"replaced {MAX_CLAIMS} times while this start read it")
+
+
+def _created(deps: Deps, claimed: Run) -> RunRecord | None:
+    """The claimed run once created: its claimer creates it right after the claim, so give it a moment
+    (LAUNCH_WAIT_S) before concluding that its start failed."""
+    waited = 0.0
+    while True:
+        record = deps.store.get_run(claimed.instance_id, claimed.run_id)
+        if record is not None or waited >= LAUNCH_WAIT_S:
+            return record
+        time.sleep(0.02)
+        waited += 0.02
+
+
+def _launch(instance: Instance, run: Run, items: list[CheckItem], deps: Deps) -> Started:
+    """Create the run this start claimed and invoke one check per item (SKIPPED items are stored at once)."""
+    now = run.created_at
     deps.store.create_run(run)
     record = RunRecord(run=run)
     calls = []
@@ -141,7 +188,7 @@ def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Star
     for failed in _concurrently(invoke, calls, deps.fanout_workers):
         if failed is not None:
             _store_outcome(deps, record, failed)
-    log.info("started run %s of %s (%s)", run.run_id, instance.instance_id, trigger)
+    log.info("started run %s of %s (%s)", run.run_id, instance.instance_id, run.trigger)
     return Started(view(record, now), started=True)
 
 
@@ -231,7 +278,29 @@ def last_result(instance_id: str, deps: Deps) -> RunView:
         if deps.store.get_instance(instance_id) is None:
             raise NotFound(f"no registered instance {instance_id!r}")
         raise NotFound(f"instance {instance_id!r} has no precheck yet")
-    return view(record, deps.clock())
+    now = deps.clock()
+    return view(settle(record, deps, now), now)
+
+
+def settle(record: RunRecord, deps: Deps, now: float) -> RunRecord:
+    """`record` as stored once every item without an outcome past the deadline is recorded TIMED_OUT.
+
+    A reader shows TIMED_OUT only once it is stored, by the same first-write-wins write as the collector's:
+    whichever lands first is what everybody sees from then on, so an item never flips from TIMED_OUT to a
+    late outcome, whatever the store's latency between a collector's deadline check and its write (issue 11,
+    finding 4). A reader whose write lost shows the outcome that won."""
+    run = record.run
+    missing = [name for name in run.items if name not in record.outcomes] if now > run.deadline else []
+    lost = False
+    for name in missing:
+        outcome = timed_out(run, name, _code(name))
+        if deps.store.record_outcome(run.instance_id, run.run_id, outcome):
+            record.outcomes[name] = outcome
+        else:
+            lost = True
+    if lost:
+        return deps.store.get_run(run.instance_id, run.run_id) or record
+    return record
 
 
 # --- the fleet ------------------------------------------------------------------------------------------
@@ -305,10 +374,16 @@ def handle_start(command: StartCommand, deps: Deps) -> StartResult:
     if isinstance(command, StartPrecheck):
         return StartResult(started=start(command.instance_id, deps, command.trigger))
     if isinstance(command, RegisterInstance):
-        if command.event_key is not None and not deps.store.claim_event(command.event_key):
+        # the event is claimed only once its work is done, so a retry after any failure (of the save, of
+        # the start, of the claim itself, or a crash) does the work again; repeating it changes nothing: the
+        # save writes the same instance and the start returns the run it started (one run at a time)
+        if command.event_key is not None and deps.store.event_claimed(command.event_key):
             return StartResult(instance=command.instance, duplicate=True)
         instance = register(command.instance, deps)
-        return StartResult(instance=instance, started=start_instance(instance, deps, command.trigger))
+        started = start_instance(instance, deps, command.trigger)
+        if command.event_key is not None:
+            deps.store.claim_event(command.event_key)
+        return StartResult(instance=instance, started=started)
     if isinstance(command, RecheckFleet):
         return StartResult(summary=recheck_all(deps, command.tag))
     if isinstance(command, RecheckPage):

@@ -5,11 +5,14 @@ Add an implementation by adding a fixture to STORE_FACTORIES below.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
+from precheck.checks import all_items
 from precheck.models import ItemStatus, Outcome, Run
+from precheck.service import invocation_id
 from tests.fakes import instance
 
 
@@ -174,3 +177,185 @@ def test_a_run_created_twice_keeps_the_first(result_store):
     result_store.create_run(run("0000000000001-a", items=("x",)))
     record = result_store.get_run("erp-prod", "0000000000001-a")
     assert record.run.items == ["a", "b"] and set(record.outcomes) == {"a"}
+
+
+# --- one run per instance at a time (issue 11, finding 1) ------------------------------------------------------
+
+
+def test_claim_run_is_a_compare_and_set_of_the_current_run(result_store):
+    """The first claim of an instance wins; a claim replacing anything but the current run loses."""
+    assert result_store.current_run("erp-prod") is None
+    assert result_store.claim_run(run("0000000000001-a"), None)
+    assert not result_store.claim_run(run("0000000000002-b"), None)
+    assert not result_store.claim_run(run("0000000000003-c"), "0000000000009-z")
+    assert result_store.current_run("erp-prod") == run("0000000000001-a")
+    assert result_store.claim_run(run("0000000000004-d"), "0000000000001-a")
+    assert not result_store.claim_run(run("0000000000005-e"), "0000000000001-a")
+    assert result_store.current_run("erp-prod").run_id == "0000000000004-d"
+    assert result_store.current_run("other") is None
+
+
+def test_the_current_run_is_not_a_run(result_store):
+    """A claimed run is no run until it is created: the latest run is only ever a created one."""
+    result_store.claim_run(run("0000000000002-b"), None)
+    assert result_store.latest_run("erp-prod") is None
+    result_store.create_run(run("0000000000001-a"))
+    assert result_store.latest_run("erp-prod").run.run_id == "0000000000001-a"
+
+
+@pytest.mark.parametrize("replacing", [None, "0000000000001-a"])
+def test_of_concurrent_claims_exactly_one_wins(result_store, replacing):
+    """64 claims racing to replace the same current run (or to make the first one): one wins."""
+    if replacing:
+        result_store.claim_run(run(replacing), None)
+    barrier = threading.Barrier(64)
+    wins = []
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        if result_store.claim_run(run(f"00000000001{n:02d}-x"), replacing):
+            wins.append(n)
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 1
+    assert result_store.current_run("erp-prod").run_id == f"00000000001{wins[0]:02d}-x"
+
+
+def test_concurrent_starts_of_one_instance_make_one_run(result_store):
+    """200 simultaneous starts of one instance, on a store with a few ms of write latency: one 202 that
+    created the run and invoked each check once; the 199 others answer 200 with that run."""
+    from precheck.deps import Deps
+    from precheck.testing import Client
+    from tests.fakes import FlakyStore, RecordingInvoker, SlowStore
+
+    counted = FlakyStore(SlowStore(result_store, delay=lambda: 0.005), {})
+    invoker = RecordingInvoker()
+    result_store.save_instance(instance())
+    answers = []
+    barrier = threading.Barrier(200)
+    with Client(Deps(store=counted, invoker=invoker, grace_s=5.0)) as client:
+        def start() -> None:
+            barrier.wait()
+            response = client.http.post("/instances/erp-prod/prechecks")
+            answers.append((response.status, response.json.get("run", {}).get("run_id", response.json)))
+
+        threads = [threading.Thread(target=start) for _ in range(200)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    statuses = sorted(status for status, _ in answers)
+    assert [answer for answer in answers if answer[0] not in (200, 202)] == []
+    assert statuses == [200] * 199 + [202]
+    assert len({run_id for _, run_id in answers}) == 1
+    # a start that saw the run claimed but not yet created completes its launch, idempotently: the same run
+    # and the same invocation ids (FC runs an invocation id once)
+    assert len({run_id for _, run_id in answers}) == 1
+    assert {payload["run_id"] for _, payload, _ in invoker.calls} == {answers[0][1]}
+    assert sorted({(payload["item"], invocation) for _, payload, invocation in invoker.calls}) == sorted(
+        (item.name, invocation_id(answers[0][1], item.name)) for item in all_items())
+    print(json.dumps({"suite": "concurrent_starts", "starts": 200, "runs": 1,
+                      "create_run_calls": counted.calls["create_run"], "invoke_calls": len(invoker.calls)}))
+    assert result_store.latest_run("erp-prod").run.run_id == answers[0][1]
+
+
+# --- a registration event is never lost (issue 11, finding 2) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("failing", ["save_instance", "create_run", "claim_event"])
+def test_a_registration_retried_after_a_failure_is_completed_once(result_store, failing):
+    """A registration event whose handling fails (the save, the run or the event's claim) is completed by
+    FC's retry; a repeat after that is a duplicate, and there is one run."""
+    from precheck.deps import Deps
+    from precheck.testing import Client
+    from tests.fakes import FlakyStore, RecordingInvoker
+
+    flaky = FlakyStore(result_store, {failing: 1})
+    invoker = RecordingInvoker()
+    with Client(Deps(store=flaky, invoker=invoker, grace_s=5.0)) as client:
+        event = client.events.registration(instance(instance_id="crm-prod"), event_id="evt-1")
+        with pytest.raises(Exception, match=f"injected failure of {failing}"):
+            client.invoke("start_precheck", event)
+        retried = client.invoke("start_precheck", event)
+        repeated = client.invoke("start_precheck", event)
+    assert retried.get("duplicate") is not True and retried["instance"]["instance_id"] == "crm-prod", retried
+    assert repeated.get("duplicate") is True, repeated
+    assert result_store.get_instance("crm-prod") is not None
+    assert len({payload["run_id"] for _, payload, _ in invoker.calls}) == 1
+    assert result_store.latest_run("crm-prod").run.run_id == invoker.calls[0][1]["run_id"]
+
+
+def test_an_event_is_claimed_only_by_claim_event(result_store):
+    """`event_claimed` reads: it claims nothing, and answers True once the event is claimed."""
+    assert not result_store.event_claimed("cloudevent\nsrc\nid-1")
+    assert not result_store.event_claimed("cloudevent\nsrc\nid-1")
+    assert result_store.claim_event("cloudevent\nsrc\nid-1")
+    assert result_store.event_claimed("cloudevent\nsrc\nid-1")
+    assert not result_store.event_claimed("cloudevent\nsrc\nid-2")
+
+
+# --- a finished item never flips back (issue 11, finding 4) ---------------------------------------------------
+
+
+def test_after_a_reader_saw_timed_out_nobody_sees_anything_else(result_store):
+    """A collector decides before the deadline and its write lands after it (store latency), while readers
+    read past the deadline: whatever order the writes land in, once a reader saw TIMED_OUT every later
+    reader sees TIMED_OUT, and what readers see past the deadline never changes."""
+    import random
+
+    from precheck.deps import Deps
+    from precheck.models import CheckRequest
+    from precheck.testing import Client
+    from tests.fakes import Clock, RecordingInvoker, SlowStore
+
+    rng = random.Random(11)
+    clock = Clock()
+    writing = threading.Event()
+    delays = {"collector": 0.0, "reader": 0.0}
+
+    def delay() -> float:
+        return delays["collector" if threading.current_thread().name == "collector" else "reader"]
+
+    def before_write(method: str) -> None:
+        if threading.current_thread().name == "collector":
+            writing.set()
+
+    slow = SlowStore(result_store, delay, before_write)
+    result_store.save_instance(instance())
+    flips, orders = 0, set()
+    with Client(Deps(store=slow, invoker=RecordingInvoker(), clock=clock, grace_s=1.0)) as client:
+        for attempt in range(8):
+            clock.now += 100
+            delays["collector"] = rng.choice([0.05, 0.15])
+            delays["reader"] = rng.choice([0.0, 0.1])
+            started = client.http.post("/instances/erp-prod/prechecks").json["run"]
+            request = CheckRequest(run_id=started["run_id"], instance=instance(), item="recovery_mode",
+                                   deadline=started["deadline"])
+            event = client.events.destination(request, outcome=Outcome(item="recovery_mode", status=ItemStatus.PASSED,
+                                                                       message="ok", finished_at=clock.now))
+            writing.clear()
+            collector = threading.Thread(target=client.invoke, args=("collect_outcome", event), name="collector")
+            collector.start()
+            assert writing.wait(5)
+            clock.now = started["deadline"] + 1  # the collector decided; its write is still on its way
+            seen = []
+            while collector.is_alive():
+                seen.append(_item_status(client, "recovery_mode"))
+            collector.join()
+            seen += [_item_status(client, "recovery_mode") for _ in range(3)]
+            orders.add(seen[-1])
+            if "TIMED_OUT" in seen:
+                first = seen.index("TIMED_OUT")
+                flips += sum(1 for status in seen[first:] if status != "TIMED_OUT")
+            assert len(set(seen)) == 1, seen
+    assert flips == 0
+    assert orders == {"TIMED_OUT", "PASSED"}  # both orders of the racing writes were exercised
+
+
+def _item_status(client, item: str) -> str:
+    run = client.http.get("/instances/erp-prod/prechecks/latest").json
+    return next(entry["status"] for entry in run["items"] if entry["item"] == item)
