@@ -8,6 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from .checks import CheckContext, CheckItem, Probes, Verdict, skip_reason
 from .models import MAX_OUTCOME_BYTES, CheckRequest, ItemStatus, Outcome
 from .ports import PrecheckError
@@ -28,17 +30,24 @@ def run_check(item: CheckItem, request: CheckRequest, probes: Probes,
         verdict = Verdict(ItemStatus.SKIPPED, skipped)
     else:
         verdict = _run_with_limit(item, CheckContext(instance, probes, started, instance.item_timeout_s))
-    outcome = Outcome(
-        item=item.name,
-        code=item.code,
-        status=verdict.status,
-        message=verdict.message,
-        affected=sorted(verdict.affected, key=lambda db: db.name),
-        advice=verdict.advice,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        details=verdict.details,
-        finished_at=clock(),
-    )
+    try:
+        outcome = Outcome(
+            item=item.name,
+            code=item.code,
+            status=verdict.status,
+            message=verdict.message,
+            affected=sorted(verdict.affected, key=lambda db: db.name),
+            advice=verdict.advice,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            details=verdict.details,
+            finished_at=clock(),
+        )
+    except (ValidationError, TypeError, AttributeError) as error:  # a verdict that is not one: still one outcome
+        log.error("check %s returned an invalid verdict: %s", item.name, type(error).__name__)
+        outcome = Outcome(item=item.name, code=item.code, status=ItemStatus.ERROR,
+                          message="the check returned an invalid verdict (a bug in the check)",
+                          duration_ms=int((time.monotonic() - started) * 1000), details={"reason": "garbage"},
+                          finished_at=clock())
     return fit(outcome)
 
 
@@ -47,7 +56,14 @@ def _run_with_limit(item: CheckItem, ctx: CheckContext) -> Verdict:
 
     def target() -> None:
         try:
-            box.append(item.run(ctx))
+            verdict = item.run(ctx)
+            if not isinstance(verdict, Verdict):
+                raise TypeError(f"{item.name} returned {type(verdict).__name__}, not a Verdict")
+            box.append(verdict)
+        except TypeError as error:
+            log.error("check %s: %s", item.name, error)
+            box.append(Verdict(ItemStatus.ERROR, "the check returned no verdict (a bug in the check)",
+                               details={"reason": "garbage"}))
         except PrecheckError as error:
             box.append(Verdict(ItemStatus.ERROR, error.message, details={"reason": error.kind}))
         except Exception as error:  # a bug in a check must still produce an outcome
@@ -70,9 +86,25 @@ def _escaped_size(text: str) -> int:
     return len(json.dumps(text))
 
 
+#: what is kept of a message and of advice, and the largest details kept, when an outcome is over budget
+MESSAGE_CHARS, ADVICE_CHARS, DETAILS_BYTES = 2_000, 4_000, 8_000
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + " [cut]"
+
+
 def fit(outcome: Outcome, budget: int = OUTCOME_BUDGET_BYTES) -> Outcome:
     """Keep the outcome within `budget` bytes once embedded in a destination event, listing as many
-    affected databases as fit and counting exactly how many were left out."""
+    affected databases as fit and counting exactly how many were left out; a message, advice or details too
+    large to fit are cut first (an outcome over 128 KB would never reach the collector)."""
+    if _escaped_size(outcome.model_dump_json()) <= budget:
+        return outcome
+    details = outcome.details
+    if _escaped_size(json.dumps(details, default=str)) > DETAILS_BYTES:
+        details = {"reason": str(details.get("reason", ""))[:100], "details_cut": True}
+    outcome = outcome.model_copy(update={"message": _cut(outcome.message, MESSAGE_CHARS),
+                                         "advice": _cut(outcome.advice, ADVICE_CHARS), "details": details})
     if _escaped_size(outcome.model_dump_json()) <= budget:
         return outcome
     base = outcome.model_copy(update={"affected": [], "message": outcome.message + " (00000 more not listed)"})
