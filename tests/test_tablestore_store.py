@@ -245,6 +245,23 @@ def test_a_claim_whose_answer_was_lost_is_still_ours(client, store):
     assert store.get_run("erp-prod", RUN).outcomes["a"].message == "mine"
 
 
+def test_a_run_claim_whose_answer_was_lost_is_still_ours(client, store):
+    """A current-run claim applied whose answer was lost, the repeat refused by its condition: the stored
+    current run id shows the claim is ours (True), and a rival's claim is still refused."""
+    send = client.connection.send_receive
+
+    def applied_then_repeated(url, headers, body):
+        send(url, headers, body)
+        return send(url, headers, body)
+
+    client.connection.send_receive = applied_then_repeated
+    assert store.claim_run(run("0000000000001-a"), None)
+    assert store.claim_run(run("0000000000002-b"), "0000000000001-a")
+    client.connection.send_receive = send
+    assert not store.claim_run(run("0000000000003-c"), "0000000000001-a")
+    assert store.current_run("erp-prod").run_id == "0000000000002-b"
+
+
 # --- errors and retries ---------------------------------------------------------------------------------------
 
 
