@@ -374,13 +374,9 @@ def handle_start(command: StartCommand, deps: Deps) -> StartResult:
     if isinstance(command, StartPrecheck):
         return StartResult(started=start(command.instance_id, deps, command.trigger))
     if isinstance(command, RegisterInstance):
-        # the event is claimed only once its work is done, so a retry after any failure (of the save, of
-        # the start, of the claim itself, or a crash) does the work again; repeating it changes nothing: the
-        # save writes the same instance and the start returns the run it started (one run at a time).
-        # EventBridge retries an event whose push failed: by default up to 3 times, 10-20 s apart, or with
-        # exponential decay for up to a day (https://alibabacloud.com/help/en/eventbridge/user-guide/
-        # retry-and-dead-letter; an FC trigger's RetryStrategy: https://alibabacloud.com/help/en/
-        # functioncompute/fc-2-0/developer-reference/api-fc-open-2021-04-06-struct-retrystrategy)
+        # claimed only once its work is done: EventBridge's retry after any failure (by default 3 retries
+        # 10-20 s apart: https://alibabacloud.com/help/en/eventbridge/user-guide/retry-and-dead-letter) does
+        # the work again, which changes nothing (the same instance saved; the start returns its run)
         if command.event_key is not None and deps.store.event_claimed(command.event_key):
             return StartResult(instance=command.instance, duplicate=True)
         instance = register(command.instance, deps)
