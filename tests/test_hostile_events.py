@@ -199,3 +199,13 @@ def test_a_path_that_is_no_route_is_a_404_naming_the_routes(client):
     status, body = api(client, "get_last_result", json.loads(client.events.api("GET", f"/x/{SECRET}", {})))
     assert status == 404 and "/instances/{instance_id}/prechecks/latest" in body["error"]
     assert SECRET not in body["error"]
+
+
+def test_a_failure_payload_nested_a_thousand_levels_deep_is_an_error_outcome_not_a_crash(client):
+    """FC's onFailure payload is read as strictly as the event: too deep, it is the failure's text."""
+    request = request_of(client)
+    event = json.loads(client.events.destination(request, error=RuntimeError("x")))
+    event["responsePayload"] = "[" * 1000 + "]" * 1000
+    assert client.invoke("collect_outcome", json.dumps(event))["stored"]
+    stored = client.deps.store.get_run("erp-prod", request.run_id).outcomes[request.item]
+    assert stored.status is ItemStatus.ERROR and stored.details["reason"] == "function_error"

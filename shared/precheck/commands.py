@@ -7,7 +7,6 @@ sees only these commands, never an event's shape.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -230,11 +229,11 @@ def parse_delivery(raw: bytes | str | dict) -> CollectOutcome:
     if event.failed:
         error_type, error_message = "UnhandledInvocationError", ""
         try:
-            payload = json.loads(event.responsePayload or "{}")
+            payload = load_json(event.responsePayload or "{}", "failure payload", MAX_BODY_BYTES)
             if isinstance(payload, dict):
                 error_type = str(payload.get("errorType") or event.requestContext.condition or error_type)
                 error_message = str(payload.get("errorMessage") or "")
-        except ValueError:
+        except BadEvent:  # not JSON (or JSON we refuse): the text itself, cut, is the message
             error_message = (event.responsePayload or "")[:300]
         delivery.failure = FunctionFailure(error_type=error_type, error_message=error_message[:300])
         return delivery

@@ -6,7 +6,9 @@ import json
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -67,7 +69,10 @@ def _run_with_limit(item: CheckItem, ctx: CheckContext) -> Verdict:
         except PrecheckError as error:
             box.append(Verdict(ItemStatus.ERROR, error.message, details={"reason": error.kind}))
         except Exception as error:  # a bug in a check must still produce an outcome
-            log.exception("check %s crashed", item.name)
+            # where it crashed, not what it said: a driver's message can quote its connection string (password)
+            frames = traceback.extract_tb(error.__traceback__)
+            log.error("check %s crashed: %s at %s", item.name, type(error).__name__,
+                      " <- ".join(f"{Path(frame.filename).name}:{frame.lineno}" for frame in reversed(frames[-6:])))
             box.append(Verdict(ItemStatus.ERROR, f"the check crashed: {type(error).__name__}",
                                details={"reason": "crash"}))
 

@@ -28,6 +28,18 @@ from .neterrors import classify
 
 log = logging.getLogger("precheck.invoker")
 
+
+class _NoStringToSign(logging.Filter):
+    """aliyun-fc2's `Auth.sign_request` (fc2/auth.py, 2.5.2) logs `'string to sign:' + ...` with
+    `logging.debug`, on the root logger: the canonical headers it holds include `x-fc-security-token`, the STS
+    token. Dropped here, so that DEBUG logging (`precheck -v` or a runtime at DEBUG) never writes it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "root" and str(record.msg).startswith("string to sign:"))
+
+
+logging.getLogger().addFilter(_NoStringToSign())
+
 ALREADY_EXISTS = "StatefulAsyncInvocationAlreadyExists"
 _RETRIED = frozenset({429, 500, 502, 503, 504})
 

@@ -85,7 +85,12 @@ def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
     """Connect as the instance's login and read every database it can see; raises PrecheckError."""
     instance = ctx.instance
     password = ctx.probes.secrets().resolve(instance.password_ref)
-    session = ctx.probes.sql().connect(instance.sql_target(), instance.user, password, timeout=ctx.remaining())
+    try:
+        session = ctx.probes.sql().connect(instance.sql_target(), instance.user, password, timeout=ctx.remaining())
+    except PrecheckError as error:  # a driver's message may quote its connection string: never the password
+        if len(password) >= 4 and password in error.message:
+            raise type(error)(error.kind, error.message.replace(password, "(password not shown)")) from None
+        raise
     try:
         rows = _database_rows(session)
         visibility = Visibility.of(session.query(VISIBILITY_SQL))
