@@ -2,9 +2,11 @@
 
 Outcomes: item `x` is column `o_x` (items that are not `[A-Za-z0-9_]{1,200}` get `h_<sha256>`; the item
 is read back from the outcome itself). The column is a STRING holding the outcome's JSON, at most
-`models.MAX_OUTCOME_BYTES` (100 KB; a cell holds 2 MB, a write 4 MB): a larger outcome is refused before
-any write (`records.encode_outcome`), so an outcome is always one cell written by one conditional write,
-never split across writes that a retry could leave half done.
+`models.MAX_OUTCOME_BYTES` (100 KB; a String attribute value may hold 2 MB and an UpdateRow carry 4 MB:
+"Limits on the Wide Column model", https://www.alibabacloud.com/help/en/tablestore/limits-on-widecolumn-model
+and https://alibabacloud.com/help/zh/tablestore/general-limits-of-tablestore): a larger outcome is refused
+before any write (`records.encode_outcome`), so an outcome is always one cell written by one conditional
+write, never split across writes that a retry could leave half done.
 
 Events: the events table's key is the event's key, hashed when it would not fit a primary key (1 KB).
 """
