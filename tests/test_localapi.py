@@ -183,3 +183,32 @@ def test_a_complete_request_is_acted_on_once():
                                  % (len(body), body)))
     assert status == 200 and len(spy.events) == 1
     assert json.loads(json.loads(spy.events[0])["body"]) == {"instance_id": "a"}
+
+
+def test_a_refused_body_sent_a_byte_at_a_time_holds_the_connection_no_longer_than_the_read_timeout():
+    """A body over 1 MB trickled a byte at a time: the server stops reading it once `read_timeout` has passed
+    for the whole body and answers 413, long before the client is done (the drain used to wait for every
+    byte as long as each came within the timeout)."""
+    done = threading.Event()
+    sent = 0
+    with LocalApi(functions=Spy().functions(), read_timeout=0.5) as api:
+        with socket.create_connection(("127.0.0.1", api.port), timeout=30) as sock:
+            sock.sendall(b"POST /instances HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
+
+            def trickle() -> None:
+                nonlocal sent
+                while not done.is_set() and sent < 400:  # 400 bytes take 20 s at this pace
+                    try:
+                        sock.sendall(b"x")
+                    except OSError:
+                        return
+                    sent += 1
+                    done.wait(0.05)
+
+            threading.Thread(target=trickle, daemon=True).start()
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            done.set()
+    assert parse(answer)[0] == 413
+    assert sent < 400

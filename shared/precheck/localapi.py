@@ -155,13 +155,19 @@ class _Handler(BaseHTTPRequestHandler):
         return b"".join(chunks)
 
     def _drain_and_close(self, length: int) -> None:
-        """Read and drop a body that will not be used (up to a bound, in chunks), so a client still sending
-        gets the answer instead of a reset connection; the connection is closed after the answer."""
+        """Read and drop a body that will not be used (up to a bound of bytes and `read_timeout` for all of
+        it, in chunks), so a client still sending gets the answer instead of a reset connection; the
+        connection is closed after the answer."""
         self.close_connection = True
         if length > DRAIN_LIMIT_BYTES:
             return
+        deadline = time.monotonic() + self.server.read_timeout
         try:
             while length > 0:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.connection.settimeout(left)
                 chunk = self.rfile.read1(min(length, 64 * 1024))
                 if not chunk:
                     break
