@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import protocol as p
-from . import tls
+from . import rpc, tls
 from . import tokens as tk
 from .browser import Instance, SqlBrowser
 from .catalog import Catalog, Faults
@@ -272,7 +272,7 @@ class _Connection(threading.Thread):
 
     def _on_rpc(self, payload: bytes) -> None:
         try:
-            calls = p.parse_rpc(payload)
+            calls = rpc.parse_rpc(payload)
         except p.UnsupportedRequest as exc:
             self._send_error(SqlError(50000, f"TDS emulator: {exc}"))
             return
