@@ -39,7 +39,11 @@ def test_sql_server_uses_its_own_comma_port_notation():
     ("instance_id", "has space"),
     ("instance_id", "x" * 65),
     ("password_ref", "hunter2"),
-    ("password_ref", "kms:secret"),
+    ("password_ref", "vault:secret"),
+    ("password_ref", "kms:"),  # KMS secret names: 1-192 of letters, digits and _/+=.@- (CreateSecret, SecretName)
+    ("password_ref", "kms:has space"),
+    ("password_ref", "kms:" + "x" * 193),
+    ("password_ref", "kms:pw;drop"),
     ("region", "CN HANGZHOU"),
     ("item_timeout_s", 0),
     ("item_timeout_s", 1000),

@@ -130,8 +130,10 @@ class Instance(Model):
                         description="SQL Server name: HOST, HOST,PORT, tcp:HOST,PORT, HOST\\INSTANCE or [IPv6],PORT")
     user: str = Field(min_length=1, max_length=128)
     password_ref: str = Field(
-        pattern=r"^env:[A-Za-z_][A-Za-z0-9_]{0,127}$",
-        description="where the password lives, e.g. env:SQL_PASSWORD; never the password itself",
+        # kms: KMS secret names, up to 192 of letters, digits and _/+=.@- (adapters/kms.SECRET_NAME_PATTERN)
+        pattern=r"^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|kms:[A-Za-z0-9_/+=.@-]{1,192})$",
+        description="where the password lives: env:NAME (a variable of the check functions) or kms:NAME (a KMS "
+                    "secret the SQL items' role may read); never the password itself",
     )
     oss_endpoint: str | None = Field(default=None, max_length=300)
     control_endpoint: str | None = Field(default=None, max_length=300)

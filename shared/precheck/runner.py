@@ -27,6 +27,7 @@ def run_check(item: CheckItem, request: CheckRequest, probes: Probes,
               clock: Callable[[], float] = time.time) -> Outcome:
     instance = request.instance
     started = time.monotonic()
+    probes = probes.for_invocation()  # a secret is read once for the invocation, and not kept past it
     skipped = skip_reason(instance, item)
     if skipped:
         verdict = Verdict(ItemStatus.SKIPPED, skipped)

@@ -25,10 +25,14 @@ is a `SettingsError` whose message names the variable and the rule, never the va
 | FC_QUALIFIER                          | fc_runtime_qualifier | none                                      |
 | FC_ACCOUNT_ID                         | fc_account_id        | the FC context's account                  |
 | FC_REGION                             | fc_region            | the FC context's region                   |
+| PRECHECK_KMS_ENDPOINT                 | kms_endpoint         | https://kms-vpc.<kms_region>.aliyuncs.com |
+| PRECHECK_KMS_REGION, ALIBABA_CLOUD_REGION_ID, FC_REGION | kms_region | none                             |
+| PRECHECK_KMS_TIMEOUT_S                | kms_timeout_s        | 3                                         |
 | ALIBABA_CLOUD_ACCESS_KEY_ID, _SECRET, _SECURITY_TOKEN | credentials | none (FC: the context's STS keys) |
 
 SQL passwords are not settings: an instance names one as `password_ref: env:NAME`, and the secret resolver
-looks NAME up in `secret_env`, the mapping these settings were read from.
+looks NAME up in `secret_env`, the mapping these settings were read from; or as `kms:NAME`, a KMS secret
+read through kms_endpoint with the function's credentials.
 
 One variable is also written, once per process: FREETDSCONF, which FreeTDS reads at each connection, names
 the freetds.conf the process generates to validate SQL Server certificates (`export_freetds_conf`,
@@ -50,6 +54,7 @@ DEFAULT_DEADLINE_GRACE_S = 2.0
 DEFAULT_ODBC_DRIVER = "FreeTDS"
 DEFAULT_OTS_TABLE_PREFIX = "precheck_"
 DEFAULT_OTS_TIMEOUT_S = 5.0
+DEFAULT_KMS_TIMEOUT_S = 3.0
 INVOKERS = ("inprocess", "fc")
 STORE_SCHEMES = ("sqlite", "tablestore")
 
@@ -84,6 +89,9 @@ class Settings:
     fc_runtime_qualifier: str | None = None
     fc_account_id: str | None = None
     fc_region: str | None = None
+    kms_endpoint: str | None = None
+    kms_region: str | None = None
+    kms_timeout_s: float = DEFAULT_KMS_TIMEOUT_S
     credentials: Credentials | None = field(default=None, repr=False)
     #: where `env:NAME` password references are looked up (the mapping these settings came from)
     secret_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -206,6 +214,9 @@ _VARIABLES: list[tuple[str, tuple[str, ...], Callable[[str, str], Any]]] = [
     ("fc_runtime_qualifier", ("FC_QUALIFIER",), _text),
     ("fc_account_id", ("FC_ACCOUNT_ID",), _text),
     ("fc_region", ("FC_REGION",), _text),
+    ("kms_endpoint", ("PRECHECK_KMS_ENDPOINT",), _url),
+    ("kms_region", ("PRECHECK_KMS_REGION", "ALIBABA_CLOUD_REGION_ID", "FC_REGION"), _text),
+    ("kms_timeout_s", ("PRECHECK_KMS_TIMEOUT_S",), _timeout),
 ]
 
 #: every variable read here, for the README's table and its test

@@ -114,10 +114,17 @@ def make_probes(settings: Settings, credentials: Callable[[], Credentials | None
 
         return PyodbcConnector(settings.odbc_driver, freetds_base=settings.freetds_conf)
 
-    def secrets():
-        from .adapters.secrets import EnvSecretResolver
+    def secrets():  # a new resolver, and its cache, each time: runner.run_check asks once per invocation
+        from .adapters.secrets import PasswordResolver
 
-        return EnvSecretResolver(settings.secret_env)
+        def kms(name: str) -> str:
+            from .adapters.kms import KmsSecrets
+
+            current = credentials() if credentials is not None else settings.credentials
+            return KmsSecrets(current, settings.kms_region, endpoint=settings.kms_endpoint,
+                              timeout_s=settings.kms_timeout_s).get_secret_value(name)
+
+        return PasswordResolver(settings.secret_env, kms)
 
     return Probes(network=network, oss=oss, sql=sql, secrets=secrets)
 

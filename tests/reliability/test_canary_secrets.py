@@ -2,8 +2,9 @@
 stores, the logs (every logger at DEBUG, and stdout/stderr), the results and the error messages.
 
 Paths: a precheck whose login succeeds, one whose password is wrong, a driver that crashes quoting its
-connection string, a login that hangs past the item's limit; requests and events that carry the password
-where it does not belong (every instance field, a password key, the start's body, EventBridge data, a
+connection string, a login that hangs past the item's limit, a password read from KMS (`kms:NAME`) whose
+answer is the password, another one, not found, denied, throttled or garbled; requests and events that
+carry the password where it does not belong (every instance field, a password key, the start's body, EventBridge data, a
 registration batch), and the command line's usage errors; the access key refused by Tablestore and by
 Function Compute, and settings that name it. Searched: each canary whole and its first 8 characters.
 The counts are printed.
@@ -263,3 +264,53 @@ def test_the_access_key_is_never_shown(tablestore_emulator, tmp_path, monkeypatc
     found = (leaks("\n".join(texts), "results") + leaks(everything_logged.text, "logs")
              + leaks(out.out + out.err, "stdout/stderr") + leaks(store_bytes(tmp_path), "store"))
     assert found == []
+
+
+KMS_ANSWERS = {  # what KMS's GetSecretValue answers (status, body); every error body quotes the canary
+    "correct": (200, {"SecretData": PASSWORD, "SecretDataType": "text"}),
+    "wrong": (200, {"SecretData": "another-password", "SecretDataType": "text"}),
+    "not_found": (404, {"Code": "Forbidden.ResourceNotFound", "Message": f"no secret {PASSWORD}"}),
+    "denied": (403, {"Code": "Forbidden.NoPermission", "Message": f"denied {KEY_ID} {PASSWORD}"}),
+    "throttled": (400, {"Code": "Rejected.Throttling", "Message": PASSWORD}),
+    "garbled": (502, f"<html>{PASSWORD}</html>"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(KMS_ANSWERS))
+def test_a_kms_password_never_shows(tmp_path, everything_logged, capsys, path):
+    """`password_ref: kms:NAME` read with the function's (canary) key through the real resolver and KMS client,
+    KMS faked at the HTTP level: the password reaches the driver and nowhere else, nor does the key."""
+    import responses
+
+    from precheck import wiring
+    from precheck.settings import Settings
+
+    status, body = KMS_ANSWERS[path]
+    sql = FakeSql.of(catalog(PASSWORD))
+    real = wiring.make_probes(Settings.from_environ({"PRECHECK_KMS_REGION": "cn-hangzhou"}),
+                              lambda: Credentials(KEY_ID, KEY_SECRET, "sts-token"))
+    store = SqliteResultStore(tmp_path / "precheck.db")
+    fakes = probes(sql=sql)
+    deps = Deps(store=store, invoker=InProcessInvoker(local.DEFAULT, destination_of), grace_s=1.0,
+                probes=type(fakes)(network=fakes.network, oss=fakes.oss, sql=fakes.sql, secrets=real.secrets))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        text = body if isinstance(body, str) else json.dumps(body)
+        mock.add(responses.GET, "https://kms-vpc.cn-hangzhou.aliyuncs.com/", body=text, status=status)
+        with Client(deps) as client:
+            fields = instance(instance_id=f"k-{path}", password_ref="kms:precheck/erp-prod").model_dump(mode="json")
+            answers = [client.http.post("/instances", json=fields).json]
+            client.drain(10)
+            latest = client.http.get(f"/instances/k-{path}/prechecks/latest")
+            answers.append(latest.json)
+        sent = [call.request.url for call in mock.calls]
+    store.close()
+    statuses = {item["item"]: item["status"] for item in latest.json["items"]}
+    assert statuses["recovery_mode"] == ("WARNING" if path == "correct" else "ERROR"), latest.json
+    assert len(sent) == 2  # the two SQL items, each its own invocation, each reads the secret once
+    if path == "correct":
+        assert ("backup", PASSWORD) in sql.logins
+    out = capsys.readouterr()
+    found = (leaks(json.dumps(answers), "results") + leaks(everything_logged.text, "logs")
+             + leaks(out.out + out.err, "stdout/stderr") + leaks(store_bytes(tmp_path), "store"))
+    assert found == []
+    assert not [url for url in sent if KEY_SECRET[:8] in url]  # signed with the secret, never sent

@@ -28,6 +28,18 @@ class Probes:
     sql: Callable[[], SqlConnector]
     secrets: Callable[[], SecretResolver]
 
+    def for_invocation(self) -> Probes:
+        """These probes with one secret resolver for the whole invocation: a secret (a KMS call) is read at
+        most once per invocation and never kept past it."""
+        made: list[SecretResolver] = []
+
+        def secrets() -> SecretResolver:
+            if not made:
+                made.append(self.secrets())
+            return made[0]
+
+        return Probes(network=self.network, oss=self.oss, sql=self.sql, secrets=secrets)
+
 
 @dataclass
 class CheckContext:

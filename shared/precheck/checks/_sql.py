@@ -163,8 +163,19 @@ _CONNECT_ADVICE = {
     "dropped": "The connection was closed while reading: check the server's error log and network stability.",
     "config": "The instance's settings cannot be used with this driver: the message says which (a login or password "
               "holding '};', a CA file that does not exist, an encryption mode the driver lacks).",
-    "secret": "Set the password where the instance's password_ref points (an environment variable of the check "
-              "functions).",
+    "secret": "Set the password where the instance's password_ref points (env:NAME, an environment variable of "
+              "the SQL check functions, or kms:NAME, a KMS secret).",
+    "kms_not_found": "Create the secret in KMS in the functions' region with the SQL login's password as its text "
+                     "value (or correct the name in password_ref); names are case-sensitive.",
+    "kms_denied": "Let the SQL check functions' role read it: kms:GetSecretValue on acs:kms:<region>:<account>:"
+                  "secret/<prefix>* (deploy/ram-policy-sql.json; name the secret with that prefix), and kms:Decrypt "
+                  "on its key when the secret uses your own key.",
+    "kms_throttled": "KMS refused for its request rate: run the precheck again; if it recurs, raise the KMS quota "
+                     "or spread rechecks over time.",
+    "kms_unreachable": "Check that the functions reach KMS's VPC endpoint (kms-vpc.<region>.aliyuncs.com, port "
+                       "443: DNS and security group egress) or set PRECHECK_KMS_ENDPOINT.",
+    "kms_error": "KMS could not give the secret: the message has KMS's error code; check the secret in the KMS "
+                 "console.",
 }
 
 
