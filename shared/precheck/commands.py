@@ -219,7 +219,22 @@ class CollectOutcome(Model):
 
 
 def parse_delivery(raw: bytes | str | dict) -> CollectOutcome:
-    """Read a destination event: which run and item it is for, and what the check function answered."""
+    """Read a destination event: which run and item it is for, and what the check function answered.
+
+    Classified by `responseContext` and by what `responsePayload` holds, never by `requestContext.condition`
+    alone. FC's documentation of the destination event (https://help.aliyun.com/zh/functioncompute/user-guide/
+    result-callback, "异步调用目标的事件内容"; English: https://www.alibabacloud.com/help/en/functioncompute/
+    fc-2-0/result-callback) calls `condition` the invocation's error code, `functionError` the invocation's
+    error, a `statusCode` other than 200 a system error, and shows one sample only: a failure whose
+    `condition` is FunctionResourceExhausted with an empty `functionError` and empty payloads. What
+    `condition` holds on success is not documented (empty, or e.g. "Success"), so:
+    - `functionError` set, or a non-2xx `statusCode`: the function failed (the payload's errorType and
+      errorMessage, when it has them, say how);
+    - otherwise a payload that parses as an outcome is the outcome, whatever `condition` says;
+    - otherwise a payload that is FC's error object, or any `condition` with no outcome, is a failure named
+      by the payload's errorType or else the condition (FunctionResourceExhausted: the function never ran);
+    - otherwise the payload is unreadable (an ERROR outcome saying why).
+    tests/events/destination_*.json hold each shape."""
     event: DestinationEvent = parse_model(DestinationEvent, load_json(raw, "destination event"),
                                           "destination event")
     request = parse_check_request(event.requestPayload)
@@ -227,15 +242,7 @@ def parse_delivery(raw: bytes | str | dict) -> CollectOutcome:
                               attempts=event.requestContext.approximateInvokeCount,
                               finished_at=event.epoch_seconds())
     if event.failed:
-        error_type, error_message = "UnhandledInvocationError", ""
-        try:
-            payload = load_json(event.responsePayload or "{}", "failure payload", MAX_BODY_BYTES)
-            if isinstance(payload, dict):
-                error_type = str(payload.get("errorType") or event.requestContext.condition or error_type)
-                error_message = str(payload.get("errorMessage") or "")
-        except BadEvent:  # not JSON (or JSON we refuse): the text itself, cut, is the message
-            error_message = (event.responsePayload or "")[:300]
-        delivery.failure = FunctionFailure(error_type=error_type, error_message=error_message[:300])
+        delivery.failure = _failure(event)
         return delivery
     payload = event.responsePayload or ""
     size = len(payload.encode("utf-8", "replace"))
@@ -243,9 +250,38 @@ def parse_delivery(raw: bytes | str | dict) -> CollectOutcome:
         delivery.unreadable = f"the outcome is {size} bytes, more than the {MAX_OUTCOME_BYTES} an outcome may have"
         return delivery
     try:
-        delivery.outcome = Outcome.model_validate(load_json(payload, "outcome", MAX_OUTCOME_BYTES))
+        value = load_json(payload, "outcome", MAX_OUTCOME_BYTES) if payload.strip() else None
     except BadEvent as error:
-        delivery.unreadable = error.message
-    except ValidationError as error:
-        delivery.unreadable = describe_validation(error)
+        value, delivery.unreadable = None, error.message
+    if isinstance(value, dict) and "errorType" in value and "status" not in value:
+        delivery.failure = _failure(event)  # FC's error object on a path that did not flag it
+        return delivery
+    if value is not None and delivery.unreadable is None:
+        try:
+            delivery.outcome = Outcome.model_validate(value)
+            return delivery
+        except ValidationError as error:
+            delivery.unreadable = describe_validation(error)
+    if event.requestContext.condition.strip():  # no outcome, and FC names an error: the function failed
+        delivery.failure = _failure(event)
+        delivery.unreadable = None
+        return delivery
+    if delivery.unreadable is None:
+        delivery.unreadable = "the check function's answer is empty"
     return delivery
+
+
+def _failure(event: DestinationEvent) -> FunctionFailure:
+    """How the function failed: FC's error object in the payload when there is one, else the text itself
+    (cut), named by functionError, condition or UnhandledInvocationError."""
+    error_type = (event.responseContext.functionError or event.requestContext.condition or "").strip()
+    error_type = error_type or "UnhandledInvocationError"
+    error_message = ""
+    try:
+        payload = load_json(event.responsePayload or "{}", "failure payload", MAX_BODY_BYTES)
+        if isinstance(payload, dict):
+            error_type = str(payload.get("errorType") or error_type)
+            error_message = str(payload.get("errorMessage") or "")
+    except BadEvent:  # not JSON (or JSON we refuse): the text itself, cut, is the message
+        error_message = (event.responsePayload or "")[:300]
+    return FunctionFailure(error_type=error_type[:100], error_message=error_message[:300])

@@ -283,12 +283,22 @@ class DestinationRequestContext(Model):
     condition: str = ""
     approximateInvokeCount: int = 1
 
+    @field_validator("requestId", "functionArn", "condition", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
 
 class DestinationResponseContext(Model):
     model_config = ConfigDict(extra="ignore")
 
     statusCode: int = 200
     functionError: str = ""
+
+    @field_validator("functionError", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 
 class DestinationEvent(Envelope):
@@ -320,7 +330,10 @@ class DestinationEvent(Envelope):
 
     @property
     def failed(self) -> bool:
-        return bool(self.requestContext.condition or self.responseContext.functionError)
+        """FC says the function failed: a `functionError`, or a `statusCode` that is not 2xx (a system
+        error). `requestContext.condition` alone decides nothing: its success values are not documented
+        (see `commands.parse_delivery`)."""
+        return bool(self.responseContext.functionError.strip()) or not 200 <= self.responseContext.statusCode < 300
 
     def epoch_seconds(self) -> float | None:
         stamp = self.timestamp

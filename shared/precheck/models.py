@@ -10,7 +10,7 @@ import enum
 import os
 import re
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -139,7 +139,9 @@ class Instance(Model):
     control_endpoint: str | None = Field(default=None, max_length=300)
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     item_timeout_s: float = Field(default=DEFAULT_ITEM_TIMEOUT_S, gt=0, le=MAX_ITEM_TIMEOUT_S)
-    skip_items: list[str] = Field(default_factory=list, max_length=64)
+    # each name at most 64 characters: the instance travels in every check request and destination event,
+    # whose size has a fixed allowance (runner.MAX_REQUEST_ESCAPED_BYTES)
+    skip_items: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=64)
     encrypt: Encrypt = Field(
         default=DEFAULT_ENCRYPT, description="TLS to SQL Server; require (the default) validates the certificate")
     trust_server_certificate: bool = Field(default=False, description="encrypt without validating the certificate")

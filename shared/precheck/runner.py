@@ -18,9 +18,23 @@ from .ports import PrecheckError
 
 log = logging.getLogger("precheck.runner")
 
-#: An async destination event is at most 128 KB and carries the outcome as an escaped JSON string beside
-#: the request payload; keep the escaped outcome well inside that.
-OUTCOME_BUDGET_BYTES = MAX_OUTCOME_BYTES
+#: What FC hands a destination function: at most 128 KB (FC "Destinations for asynchronous invocations",
+#: https://www.alibabacloud.com/help/en/functioncompute/fc-2-0/result-callback; an asynchronous invocation's
+#: payload is at most 128 KB too, https://www.alibabacloud.com/help/doc-detail/2527064.html), read as
+#: 128,000 bytes to be safe. The event carries the check request and the outcome each as a JSON string
+#: inside the event's JSON (tests/events/destination_*.json), so both count escaped (`escaped_size`).
+DESTINATION_LIMIT_BYTES = 128_000
+#: The event's own fields (timestamp, requestId, functionArn, condition, statusCode, functionError, keys).
+ENVELOPE_BYTES = 2_000
+#: What is left unused in every destination event: a tenth of the limit.
+DESTINATION_MARGIN_BYTES = 12_800
+#: The largest check request, escaped, a valid instance can make (tests/test_destinations.py measures the
+#: most hostile one: 128 emoji as the user, 200 as the CA file, every field at its maximum).
+MAX_REQUEST_ESCAPED_BYTES = 12_000
+#: The escaped outcome's budget: what a destination event has left once the largest request, the envelope
+#: and the margin are counted (tests/test_destinations.py builds the worst event and measures it).
+OUTCOME_BUDGET_BYTES = min(MAX_OUTCOME_BYTES, DESTINATION_LIMIT_BYTES - DESTINATION_MARGIN_BYTES - ENVELOPE_BYTES
+                           - MAX_REQUEST_ESCAPED_BYTES)
 
 
 def run_check(item: CheckItem, request: CheckRequest, probes: Probes,
@@ -88,29 +102,46 @@ def _run_with_limit(item: CheckItem, ctx: CheckContext) -> Verdict:
                    details={"reason": "time_limit"})
 
 
-def _escaped_size(text: str) -> int:
-    return len(json.dumps(text))
+def escaped_size(text: str) -> int:
+    """Bytes `text` takes as a JSON string (quotes included) by the most expansive of the encoders that may
+    write the destination event: Python's `json.dumps` (non-ASCII as \\uXXXX: 6 bytes a character, 12 for
+    an emoji) and Go's encoding/json (`<`, `>`, `&`, U+2028/9 as \\u003c..., \\b and \\f as \\u0008
+    before Go 1.22). FC's encoder is not documented; this bounds both."""
+    return (len(json.dumps(text)) + 5 * (text.count("<") + text.count(">") + text.count("&"))
+            + 4 * (text.count("\b") + text.count("\f")))
 
 
-#: what is kept of a message and of advice, and the largest details kept, when an outcome is over budget
-MESSAGE_CHARS, ADVICE_CHARS, DETAILS_BYTES = 2_000, 4_000, 8_000
+_escaped_size = escaped_size
+
+
+#: what is kept of a message and of advice, and the largest details kept, when an outcome is over budget: bytes
+#: once escaped in the destination event (an emoji is 12, so a cut by characters could keep 12 times more)
+MESSAGE_BYTES, ADVICE_BYTES, DETAILS_BYTES = 4_000, 8_000, 8_000
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + " [cut]"
+    """`text` cut to what takes at most `limit` bytes inside the outcome's JSON once that is escaped again."""
+    if len(text) * 12 <= limit:  # 12: the most any character takes (an emoji as Python escapes it)
+        return text
+    used = 0
+    for index, char in enumerate(text):
+        used += escaped_size(json.dumps(char, ensure_ascii=False)[1:-1]) - 2
+        if used > limit:
+            return text[:index] + " [cut]"
+    return text
 
 
 def fit(outcome: Outcome, budget: int = OUTCOME_BUDGET_BYTES) -> Outcome:
-    """Keep the outcome within `budget` bytes once embedded in a destination event, listing as many
-    affected databases as fit and counting exactly how many were left out; a message, advice or details too
+    """Keep the outcome within `budget` bytes once escaped inside a destination event (`escaped_size`), listing
+    as many affected databases as fit and counting exactly how many were left out; a message, advice or details too
     large to fit are cut first (an outcome over 128 KB would never reach the collector)."""
     if _escaped_size(outcome.model_dump_json()) <= budget:
         return outcome
     details = outcome.details
     if _escaped_size(json.dumps(details, default=str)) > DETAILS_BYTES:
         details = {"reason": str(details.get("reason", ""))[:100], "details_cut": True}
-    outcome = outcome.model_copy(update={"message": _cut(outcome.message, MESSAGE_CHARS),
-                                         "advice": _cut(outcome.advice, ADVICE_CHARS), "details": details})
+    outcome = outcome.model_copy(update={"message": _cut(outcome.message, MESSAGE_BYTES),
+                                         "advice": _cut(outcome.advice, ADVICE_BYTES), "details": details})
     if _escaped_size(outcome.model_dump_json()) <= budget:
         return outcome
     base = outcome.model_copy(update={"affected": [], "message": outcome.message + " (00000 more not listed)"})
