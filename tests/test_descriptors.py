@@ -1,5 +1,8 @@
 """The deploy descriptors (template.yml, s.yaml, deploy/ram-policy.json) agree with each other, with functions/
-and with precheck.layout, and are what deploy.descriptors (scripts/descriptors.py) generates."""
+and with precheck.layout, and are what deploy.descriptors (scripts/descriptors.py) generates.
+
+s.yaml deploys the functions, their triggers and the API; template.yml (plain ROS) the Tablestore store, its VPC
+binding and the EventBridge rule on the custom bus (why: deploy/descriptors/ros.py, docs/DEPLOY.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 import yaml
 
 from deploy import descriptors
+from deploy.descriptors import spec
 from precheck import layout
 from precheck.local import load_handler
 from precheck.models import MAX_ITEM_TIMEOUT_S
@@ -36,34 +40,8 @@ def _arn_function(arn) -> str:
     return text.rsplit("/functions/", 1)[1].strip("/")
 
 
-def template_functions(template: dict) -> dict[str, dict]:
-    """Each function of template.yml in a neutral shape."""
-    service = template["Resources"][layout.SERVICE]
-    out = {}
-    for name, resource in service.items():
-        if not isinstance(resource, dict) or resource.get("Type") != "Aliyun::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        config = props.get("AsyncConfiguration") or {}
-        destination = config.get("Destination") or {}
-        triggers = {trigger: event["Type"].lower() for trigger, event in (props.get("Events") or {}).items()}
-        for resource_value in template["Resources"].values():
-            if resource_value.get("Type") == "ALIYUN::FC::Trigger" and \
-                    resource_value["Properties"]["FunctionName"] == name:
-                triggers[resource_value["Properties"]["TriggerName"]] = resource_value["Properties"]["TriggerType"]
-        out[name] = {
-            "handler": props["Handler"], "runtime": props["Runtime"], "code": props["CodeUri"].strip("./"),
-            "timeout": props["Timeout"], "memory": props["MemorySize"], "env": sorted(props["EnvironmentVariables"]),
-            "on_success": _arn_function(destination["OnSuccess"]) if destination else None,
-            "on_failure": _arn_function(destination["OnFailure"]) if destination else None,
-            "retries": config.get("MaxAsyncRetryAttempts"), "stateful": config.get("StatefulInvocation", False),
-            "max_age": config.get("MaxAsyncEventAgeInSeconds"), "triggers": triggers,
-        }
-    return out
-
-
 def devs_functions(devs: dict) -> dict[str, dict]:
-    """Each function of s.yaml in the same neutral shape."""
+    """Each function of s.yaml in a neutral shape."""
     out = {}
     for component in devs["services"].values():
         if component["component"] != "fc":
@@ -72,8 +50,8 @@ def devs_functions(devs: dict) -> dict[str, dict]:
         config = props.get("asyncConfiguration") or {}
         destination = config.get("destination") or {}
         out[props["name"]] = {
-            "handler": props["handler"], "runtime": props["runtime"], "code": props["codeUri"].strip("./"),
-            "timeout": props["timeout"], "memory": props["memorySize"], "env": sorted(props["environmentVariables"]),
+            "handler": props["handler"], "runtime": props["runtime"], "code": props["codeUri"].removeprefix("./"),
+            "timeout": props["timeout"], "memory": props["memorySize"], "env": props["environmentVariables"],
             "on_success": _arn_function(destination["onSuccess"]) if destination else None,
             "on_failure": _arn_function(destination["onFailure"]) if destination else None,
             "retries": config.get("maxAsyncRetryAttempts"), "stateful": config.get("statefulInvocation", False),
@@ -95,175 +73,30 @@ def test_the_script_still_checks_from_anywhere(tmp_path):
     assert checked.returncode == 0, checked.stderr
 
 
-def test_both_descriptors_describe_the_same_functions(template, devs):
-    """template.yml and s.yaml agree on every function's code, handler, limits, environment and async settings."""
-    assert template_functions(template) == devs_functions(devs)
-
-
-# --- values: what each function gets, in one form for both descriptors ---------------------------------------
-#
-# Only the formats' syntax is normalised: ROS `Ref`/`Fn::Sub`/`Fn::If` and Serverless Devs `${vars.x}`,
-# `${env.X}` and `${config.AccountID}` are evaluated with the defaults each descriptor carries; the region and
-# the account (ROS pseudo parameters, the Devs region variable and config) become `<region>` and `<account>`;
-# values a deployer must supply (template parameters without a default, Devs variables of the same name,
-# `${env.NAME}` secrets) become `<name>`; keys are camelCase. Every value is then compared as it is.
-
-REFERENCE = re.compile(r"\$\{([^}]+)\}")
-
-
-def _supplied(name: str) -> str:
-    return "<" + name.replace("_", "").lower() + ">"
-
-
-def _inputs(template: dict) -> set[str]:
-    """The values a deployer supplies: the template's parameters without a default."""
-    return {name.lower() for name, parameter in template["Parameters"].items() if "Default" not in parameter}
-
-
-def _ros_ref(name: str, template: dict):
-    if name == "ALIYUN::Region":
-        return "<region>"
-    if name == "ALIYUN::AccountId":
-        return "<account>"
-    parameter = template["Parameters"][name]
-    return parameter["Default"] if "Default" in parameter else _supplied(name)
-
-
-def _ros(value, template: dict):
-    """A template value evaluated with the parameters' defaults."""
-    if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Ref", "Fn::")):
-        function, argument = next(iter(value.items()))
-        if function == "Ref":
-            return _ros_ref(argument, template)
-        if function == "Fn::Sub":
-            return REFERENCE.sub(lambda found: str(_ros_ref(found[1], template)), argument)
-        if function == "Fn::If":
-            condition, then, otherwise = argument
-            return _ros(then if _ros(template["Conditions"][condition], template) else otherwise, template)
-        if function == "Fn::Not":
-            return not _ros(argument[0] if isinstance(argument, list) else argument, template)
-        if function == "Fn::Equals":
-            return _ros(argument[0], template) == _ros(argument[1], template)
-        raise AssertionError(f"no normal form for {function}")
-    if isinstance(value, dict):
-        return {key: _ros(item, template) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_ros(item, template) for item in value]
-    return value
-
-
-def _devs_ref(expression: str, devs: dict, inputs: set[str]) -> str:
-    if expression in ("vars.region", "config.AccountID"):
-        return "<region>" if expression == "vars.region" else "<account>"
-    scope, _, name = expression.partition(".")
-    if scope == "env" or (scope == "vars" and name.lower() in inputs):
-        return _supplied(name)
-    if scope == "vars":
-        return str(_devs(devs["vars"][name], devs, inputs))
-    raise AssertionError(f"no normal form for ${{{expression}}}")
-
-
-def _devs(value, devs: dict, inputs: set[str]):
-    """An s.yaml value with its variables evaluated."""
-    if isinstance(value, str):
-        return REFERENCE.sub(lambda found: _devs_ref(found[1], devs, inputs), value)
-    if isinstance(value, dict):
-        return {key: _devs(item, devs, inputs) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_devs(item, devs, inputs) for item in value]
-    return value
-
-
-def _camel(value):
-    """Keys in camelCase (ROS writes `MaxAsyncRetryAttempts`, Serverless Devs `maxAsyncRetryAttempts`)."""
-    if isinstance(value, dict):
-        return {key[:1].lower() + key[1:]: _camel(item) for key, item in value.items()}
-    return value
-
-
-def template_values(template: dict) -> dict[str, dict]:
-    """Each function of template.yml with its values, evaluated."""
-    out = {}
-    for name, resource in template["Resources"][layout.SERVICE].items():
-        if not isinstance(resource, dict) or resource.get("Type") != "Aliyun::Serverless::Function":
-            continue
-        props = _ros(resource["Properties"], template)
-        triggers = {}
-        for trigger, event in (props.get("Events") or {}).items():
-            properties = dict(event["Properties"])
-            qualifier = properties.pop("Qualifier", "LATEST")  # a Funcraft event without one fires LATEST
-            triggers[trigger] = {"type": event["Type"].lower(), "qualifier": qualifier, "config": _camel(properties)}
-        for other in template["Resources"].values():
-            if other.get("Type") == "ALIYUN::FC::Trigger" and other["Properties"]["FunctionName"] == name:
-                trigger = _ros(other["Properties"], template)
-                triggers[trigger["TriggerName"]] = {"type": trigger["TriggerType"], "qualifier": trigger["Qualifier"],
-                                                    "config": trigger["TriggerConfig"]}
-        out[name] = {
-            "description": props["Description"], "handler": props["Handler"], "runtime": props["Runtime"],
-            "code": props["CodeUri"], "memory": props["MemorySize"], "timeout": props["Timeout"],
-            "layers": props.get("Layers", []), "env": props.get("EnvironmentVariables", {}),
-            "async": _camel(props.get("AsyncConfiguration")), "triggers": triggers,
-        }
-    return out
-
-
-def devs_values(devs: dict, inputs: set[str]) -> dict[str, dict]:
-    """Each function of s.yaml with its values, evaluated, in the same form."""
-    out = {}
-    for component in devs["services"].values():
-        if component["component"] != "fc":
-            continue
-        props = _devs(component["props"]["function"], devs, inputs)
-        triggers = {trigger["name"]: {"type": trigger["type"], "qualifier": trigger.get("qualifier", "LATEST"),
-                                      "config": trigger["config"]}
-                    for trigger in _devs(component["props"].get("triggers", []), devs, inputs)}
-        out[props["name"]] = {
-            "description": props["description"], "handler": props["handler"], "runtime": props["runtime"],
-            "code": props["codeUri"].removeprefix("./"), "memory": props["memorySize"], "timeout": props["timeout"],
-            "layers": props.get("layers", []), "env": props.get("environmentVariables", {}),
-            "async": props.get("asyncConfiguration"), "triggers": triggers,
-        }
-    return out
-
-
-def test_both_descriptors_give_every_function_the_same_values(template, devs):
-    """Per function, template.yml and s.yaml set the same environment values (the Tablestore endpoint's default
-    included), memory, timeout, runtime, handler, layers, async destinations and triggers."""
-    from_template, from_devs = template_values(template), devs_values(devs, _inputs(template))
-    assert set(from_template) == set(from_devs) == set(layout.all_functions())
-    for name, function in from_template.items():
-        for field, value in function.items():
-            assert value == from_devs[name][field], f"{name}: {field} differs between template.yml and s.yaml"
-    endpoints = {function["env"]["PRECHECK_OTS_ENDPOINT"] for function in from_template.values()}
-    assert endpoints == {"https://precheck.<region>.vpc.tablestore.aliyuncs.com"}  # the instance's VPC endpoint
-
-
-def test_the_value_comparison_sees_a_changed_value(template, devs):
-    """The comparison above is not blind: one changed default in s.yaml is a difference."""
-    changed = json.loads(json.dumps(devs))
-    changed["vars"]["deadlineGraceSeconds"] = "31"
-    inputs = _inputs(template)
-    assert devs_values(changed, inputs) != devs_values(devs, inputs)
-    assert template_values(template) != devs_values(changed, inputs)
-
-
-def test_functions_are_those_of_the_folder_and_the_layout(template):
+def test_functions_are_those_of_the_folder_and_the_layout(devs):
     """Every folder in functions/ is deployed, every deployed function has a folder, as precheck.layout lists."""
     folders = {path.parent.name for path in (ROOT / "functions").glob("*/index.py")}
-    assert set(template_functions(template)) == folders == set(layout.all_functions())
+    assert set(devs_functions(devs)) == folders == set(layout.all_functions())
 
 
-def test_every_handler_is_python310_and_imports(template):
+def test_template_deploys_no_function(template):
+    """template.yml holds no FC 2.0 function and no Transform: ROS's ALIYUN::FC::Function cannot attach the layer,
+    and a Transform's local CodeUri is never uploaded; s.yaml is the one place functions are described."""
+    assert "Transform" not in template
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith(("ALIYUN::FC::", "Aliyun::"))]
+
+
+def test_every_handler_is_python310_and_imports(devs):
     """Each function runs index.handler on python3.10 from functions/<name>, and that handler loads and is callable."""
-    for name, function in template_functions(template).items():
+    for name, function in devs_functions(devs).items():
         assert (function["handler"], function["runtime"], function["code"]) == (
             "index.handler", "python3.10", f"functions/{name}")
         assert callable(load_handler(name))
 
 
-def test_check_functions_report_to_collect_outcome_on_success_and_failure(template):
+def test_check_functions_report_to_collect_outcome_on_success_and_failure(devs):
     """Each check function is stateful, retried a bounded number of times, with both destinations at collect_outcome."""
-    functions = template_functions(template)
+    functions = devs_functions(devs)
     for name, function in functions.items():
         if name in layout.check_functions():
             assert function["on_success"] == function["on_failure"] == layout.COLLECT
@@ -274,53 +107,78 @@ def test_check_functions_report_to_collect_outcome_on_success_and_failure(templa
     assert functions[layout.START]["stateful"] is True  # the timer's pages use stateful ids too
 
 
-def test_time_and_memory_limits(template):
+def test_time_and_memory_limits(devs):
     """Check functions outlive the longest item time limit; memory sizes are multiples of 64 MB."""
-    for name, function in template_functions(template).items():
+    for name, function in devs_functions(devs).items():
         assert function["memory"] % 64 == 0 and 128 <= function["memory"] <= 3072
         if name in layout.check_functions():
             assert function["timeout"] >= MAX_ITEM_TIMEOUT_S + 15
-    assert template_functions(template)[layout.START]["timeout"] >= 120
+    assert devs_functions(devs)[layout.START]["timeout"] >= 120
 
 
-def test_start_precheck_has_the_nightly_timer_and_the_registration_trigger(template, devs):
-    """start_precheck alone has triggers: the timer of the sample event and an EventBridge rule matching the sample."""
-    for functions in (template_functions(template), devs_functions(devs)):
-        triggers = {name: f["triggers"] for name, f in functions.items() if f["triggers"]}
-        assert list(triggers) == [layout.START]
-        assert triggers[layout.START] == {load_event("timer_recheck")["triggerName"]: "timer",
-                                          "instance-registered": "eventbridge"}
+def test_start_precheck_has_the_nightly_timer_and_no_eventbridge_trigger(devs):
+    """start_precheck alone has an FC trigger, the timer of the sample event; no `eventbridge` trigger, whose rule
+    would sit on the default bus that never carries the registration events."""
+    triggers = {name: f["triggers"] for name, f in devs_functions(devs).items() if f["triggers"]}
+    assert triggers == {layout.START: {load_event("timer_recheck")["triggerName"]: "timer"}}
+
+
+def _rule(template: dict) -> dict:
+    rules = [r for r in template["Resources"].values() if r["Type"] == "ALIYUN::EventBridge::Rule"]
+    assert len(rules) == 1
+    return rules[0]["Properties"]
+
+
+def _matches(pattern: dict, event: dict) -> bool:
+    """EventBridge's exact-match pattern: every named field's value is one of the listed values."""
+    return all(event.get(field) in values for field, values in pattern.items())
+
+
+def test_registration_rule_is_on_the_custom_bus_and_targets_start_precheck(template):
+    """The rule listens on the custom bus (not `default`), matches the sample event and no other type, and sends
+    the whole event to start_precheck's LATEST asynchronously."""
+    rule = _rule(template)
+    assert rule["EventBusName"] == {"Ref": "EventBusName"}
+    assert template["Parameters"]["EventBusName"]["Default"] == spec.REGISTRATION_BUS != "default"
     sample = load_event("eventbridge_instance_registered")
-    patterns = [json.loads(t["config"]["eventRuleFilterPattern"])
-                for t in devs["services"]["start-precheck"]["props"]["triggers"] if t["type"] == "eventbridge"]
-    patterns += [json.loads(r["Properties"]["TriggerConfig"]["eventRuleFilterPattern"])
-                 for r in template["Resources"].values() if r.get("Type") == "ALIYUN::FC::Trigger"]
-    assert patterns and all(p == {"source": [sample["source"]], "type": [sample["type"]]} for p in patterns)
+    assert sample["aliyuneventbusname"] == spec.REGISTRATION_BUS
+    assert _matches(rule["FilterPattern"], sample)
+    assert not _matches(rule["FilterPattern"], {**sample, "type": "sqlserver:Instance:Deleted"})
+    (target,) = rule["Targets"]
+    assert target["Type"] == "acs.fc.function"
+    assert target["Endpoint"] == {"Fn::Sub": "acs:fc:${ALIYUN::Region}:${ALIYUN::AccountId}:services/"
+                                             f"{layout.SERVICE}.LATEST/functions/{layout.START}"}
+    params = {p["ResourceKey"]: (p["Form"], p["Value"]) for p in target["ParamList"]}
+    assert params["Body"][0] == "ORIGINAL" and params["InvocationType"] == ("CONSTANT", "Async")
+    assert params["serviceName"][1] == layout.SERVICE and params["functionName"][1] == layout.START
+
+
+def test_tablestore_is_bound_to_the_functions_vpc(template):
+    """The Tablestore instance is bound to the functions' VPC (ALIYUN::OTS::VpcBinder), after the instance exists."""
+    binder = next(r for r in template["Resources"].values() if r["Type"] == "ALIYUN::OTS::VpcBinder")
+    assert binder["DependsOn"] == ["PrecheckTablestore"]
+    (vpc,) = binder["Properties"]["Vpcs"]
+    assert vpc["VpcId"] == {"Ref": "VpcId"} and vpc["VirtualSwitchId"] == {"Ref": "VSwitchId"}
+    assert binder["Properties"]["InstanceName"] == {"Ref": "TablestoreInstance"}
 
 
 def _route(path: str) -> str:
     return re.sub(r"\[([^\]]+)\]", r"{\1}", path)
 
 
-def test_api_routes_are_the_layout_routes_with_app_authentication(template, devs):
-    """Both API Gateway definitions expose exactly precheck.layout.ROUTES, each requiring APP authentication."""
-    swagger = template["Resources"]["PrecheckApi"]["Properties"]["DefinitionBody"]
-    from_template = sorted((method.upper(), _route(path), _arn_function(op["x-aliyun-apigateway-fc"]["arn"]))
-                           for path, ops in swagger.items() for method, op in ops.items())
-    assert all(op["x-aliyun-apigateway-auth-type"] == "APP" for ops in swagger.values() for op in ops.values())
+def test_api_routes_are_the_layout_routes_with_app_authentication(devs):
+    """The API Gateway definition exposes exactly precheck.layout.ROUTES, each requiring APP authentication."""
     apis = devs["services"]["api"]["props"]["apis"]
     from_devs = sorted((api["requestConfig"]["requestHttpMethod"], _route(api["requestConfig"]["requestPath"]),
                         api["serviceConfig"]["functionComputeConfig"]["functionName"]) for api in apis)
     assert all(api["authType"] == "APP" for api in apis)
-    assert from_template == from_devs == sorted((route.method, route.path, route.function) for route in layout.ROUTES)
+    assert from_devs == sorted((route.method, route.path, route.function) for route in layout.ROUTES)
 
 
 def test_environment_selects_tablestore_everywhere_and_fc_invoker_only_in_start_precheck(devs):
     """Every function stores in Tablestore; only start_precheck invokes (imports fc2); check functions find FreeTDS."""
-    for component in devs["services"].values():
-        if component["component"] != "fc":
-            continue
-        name, env = component["props"]["function"]["name"], component["props"]["function"]["environmentVariables"]
+    for name, function in devs_functions(devs).items():
+        env = function["env"]
         assert env["PRECHECK_STORE"].startswith("tablestore:")
         assert {"PRECHECK_OTS_INSTANCE", "PRECHECK_OTS_ENDPOINT", "PRECHECK_DEADLINE_GRACE_S"} <= set(env)
         assert (env.get("PRECHECK_INVOKER") == "fc") == (name == layout.START)
@@ -329,13 +187,52 @@ def test_environment_selects_tablestore_everywhere_and_fc_invoker_only_in_start_
         assert all(isinstance(value, str) for value in env.values())
 
 
-def test_service_is_in_the_vpc_with_parameters(template, devs):
-    """The service reaches the instances' private network through parameters, never hard-coded ids."""
-    vpc = template["Resources"][layout.SERVICE]["Properties"]["VpcConfig"]
-    assert vpc == {"VpcId": {"Ref": "VpcId"}, "VSwitchIds": {"Ref": "VSwitchIds"},
-                   "SecurityGroupId": {"Ref": "SecurityGroupId"}}
-    assert set(devs["vars"]["service"]["vpcConfig"]) == {"vpcId", "vswitchIds", "securityGroupId"}
+def test_service_is_in_the_vpc_without_fc_internet_access(devs):
+    """The service reaches the instances' private network through variables, never hard-coded ids, and has no
+    internet access of FC's own: probes (OSS internal endpoints in 100.64.0.0/10 included) leave through the VPC."""
+    service = devs["vars"]["service"]
+    assert service["internetAccess"] is False
+    assert set(service["vpcConfig"]) == {"vpcId", "vswitchIds", "securityGroupId"}
     assert all(c["props"]["service"] == "${vars.service}" for c in devs["services"].values() if c["component"] == "fc")
+
+
+# --- the one Tablestore endpoint ---------------------------------------------------------------------------
+# Both descriptors say which endpoint the functions use: s.yaml sets it (variable tablestoreEndpoint), template.yml
+# reports it (output TablestoreEndpoint). Each is evaluated in its own syntax: ROS `Fn::Sub` with the parameters'
+# defaults and `${ALIYUN::Region}` as `<region>`, Serverless Devs `${vars.x}` with `${vars.region}` as `<region>`.
+
+REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def _ros_sub(text: str, template: dict) -> str:
+    def ref(found: re.Match) -> str:
+        name = found[1]
+        return "<region>" if name == "ALIYUN::Region" else str(template["Parameters"][name]["Default"])
+    return REFERENCE.sub(ref, text)
+
+
+def _devs_value(text: str, devs: dict) -> str:
+    def ref(found: re.Match) -> str:
+        scope, _, name = found[1].partition(".")
+        assert scope == "vars", found[1]
+        return "<region>" if name == "region" else _devs_value(str(devs["vars"][name]), devs)
+    return REFERENCE.sub(ref, text)
+
+
+def test_both_descriptors_name_the_same_tablestore_vpc_endpoint(template, devs):
+    """Every function's PRECHECK_OTS_ENDPOINT is the instance's VPC endpoint, and template.yml's output is the same."""
+    endpoints = {_devs_value(f["env"]["PRECHECK_OTS_ENDPOINT"], devs) for f in devs_functions(devs).values()}
+    expected = spec.ots_endpoint_default(spec.OTS_INSTANCE_DEFAULT, "<region>")
+    assert endpoints == {expected} == {"https://precheck.<region>.vpc.tablestore.aliyuncs.com"}
+    assert _ros_sub(template["Outputs"]["TablestoreEndpoint"]["Value"]["Fn::Sub"], template) == expected
+
+
+def test_the_endpoint_comparison_sees_a_changed_default(template, devs):
+    """The comparison above is not blind: another default in s.yaml is a different endpoint."""
+    changed = json.loads(json.dumps(devs))
+    changed["vars"]["tablestoreEndpoint"] = "https://${vars.tablestoreInstance}.${vars.region}.ots-internal.aliyuncs.com"
+    ours = _devs_value(devs["vars"]["tablestoreEndpoint"], devs)
+    assert _devs_value(changed["vars"]["tablestoreEndpoint"], changed) != ours
 
 
 def test_tables_and_run_history_ttl(template):

@@ -5,7 +5,7 @@
     (or python -m deploy.descriptors [--check])
 
   spec   the functions, their settings, environment, async destinations and triggers, the API routes
-  ros    template.yml: ROS with Funcraft's transform (deploy with ROS, or `fun deploy --use-ros`)
+  ros    template.yml: plain ROS: the Tablestore store and its VPC binding, the EventBridge registration rule
   devs   s.yaml: Serverless Devs' FC 2.0 component (`s deploy`) plus its API Gateway component
   ram    deploy/ram-policy.json and deploy/trust-policy.json
 

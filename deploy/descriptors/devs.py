@@ -1,4 +1,8 @@
-"""s.yaml: Serverless Devs' FC 2.0 component (`s deploy`) for the functions, its API Gateway component for the API."""
+"""s.yaml: Serverless Devs' FC 2.0 component (`s deploy`) for the functions, its API Gateway component for the API.
+
+The registration rule is not here: an FC `eventbridge` trigger makes its rule on the default bus (its
+`eventSourceType` is Default, MNS, RocketMQ, RabbitMQ, Kafka, MQTT or DTS), which never carries an application's
+own events; the rule on the custom bus is in template.yml (or made with the aliyun CLI, docs/DEPLOY.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 from precheck import layout
 
 from . import spec
-from .spec import HANDLER, QUALIFIER, RUNTIME, arn_path, eventbridge_config, gateway_path, path_parameters
+from .spec import HANDLER, QUALIFIER, RUNTIME, gateway_path, path_parameters
 
 
 def value(placeholder: Any) -> Any:
@@ -33,7 +37,7 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
             "name": service,
             "description": "SQL Server backup precheck",
             "role": "acs:ram::${config.AccountID}:role/sqlserver-backup-precheck",
-            "internetAccess": True,
+            "internetAccess": spec.INTERNET_ACCESS,  # probes leave through the VPC, never FC's network
             "vpcConfig": {"vpcId": "vpc-REPLACE-ME", "securityGroupId": "sg-REPLACE-ME",
                           "vswitchIds": ["vsw-REPLACE-ME"]},
             "logConfig": {"project": "REPLACE-ME-sls-project", "logstore": "precheck-functions"},
@@ -63,7 +67,7 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
         if config is not None:
             async_props: dict[str, Any] = {}
             if config["destination"]:
-                arn = "acs:fc:${vars.region}:${config.AccountID}:" + arn_path(config["destination"])
+                arn = spec.function_arn("${vars.region}", "${config.AccountID}", config["destination"])
                 async_props["destination"] = {"onSuccess": arn, "onFailure": arn}
             async_props.update({"maxAsyncRetryAttempts": config["retries"],
                                 "maxAsyncEventAgeInSeconds": config["max_age"],
@@ -76,9 +80,6 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
             if trigger["type"] == "timer":
                 triggers.append({"name": trigger["name"], "type": "timer", "qualifier": QUALIFIER, "config": {
                     "cronExpression": "${vars.recheckCron}", "enable": True, "payload": trigger["payload"]}})
-            elif trigger["type"] == "eventbridge":
-                triggers.append({"name": trigger["name"], "type": "eventbridge", "qualifier": QUALIFIER,
-                                 "config": eventbridge_config(trigger)})
         if triggers:
             component["props"]["triggers"] = triggers
         services[function["name"].replace("_", "-")] = component

@@ -8,7 +8,6 @@ writes them in its own syntax (ROS `Ref`/`Fn::Sub`, Serverless Devs `${vars...}`
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,20 @@ CHECK_TIMEOUT_S = int(MAX_ITEM_TIMEOUT_S) + 30  # the longest item time limit, p
 RECHECK_CRON = "0 0 18 * * *"  # every day at 18:00 UTC (02:00 in China Standard Time)
 REGISTRATION_SOURCE = "acs.custom.sqlserver-inventory"
 REGISTRATION_TYPE = "sqlserver:Instance:Registered"
+#: The registration event goes to a custom bus: the default bus carries only Alibaba Cloud services' own
+#: events, and an FC `eventbridge` trigger (eventSourceType Default/MNS/RocketMQ/...) makes its rule on the
+#: default bus, so it cannot listen here (EventBridge "Event buses" and FC EventBridgeTriggerConfig docs,
+#: docs/DEPLOY.md). The rule on this bus (template.yml, ALIYUN::EventBridge::Rule) targets start_precheck.
+REGISTRATION_BUS = "sqlserver-precheck"
+REGISTRATION_RULE = "precheck-instance-registered"
+#: The service-linked role EventBridge assumes to invoke FC (EventBridge "Service-linked roles" page:
+#: https://www.alibabacloud.com/help/en/eventbridge/service-linked-roles).
+EVENTBRIDGE_FC_ROLE = "AliyunServiceRoleForEventBridgeSendToFC"
+
+#: Network: the functions run in the SQL Servers' VPC with no internet access of FC's own. With
+#: internetAccess true, internet and 100.64.0.0/10 traffic (where OSS internal endpoints live) leave through
+#: FC's network, not the VPC, so the probes would test the wrong path (FC "Configure network settings").
+INTERNET_ACCESS = False
 
 SETTINGS = {
     layout.START: {"timeout": 300, "memory": 512},  # a page of 100 instances fans out 400 invocations
@@ -108,13 +121,16 @@ def async_config(function: str) -> dict[str, Any] | None:
 
 
 def triggers(function: str) -> list[dict[str, Any]]:
+    """FC triggers: the nightly timer only. Registrations arrive through a rule on a custom bus (registration())."""
     if function != layout.START:
         return []
-    pattern = json.dumps({"source": [REGISTRATION_SOURCE], "type": [REGISTRATION_TYPE]}, separators=(",", ":"))
-    return [
-        {"name": "nightly-recheck", "type": "timer", "cron": RECHECK_CRON, "payload": ""},
-        {"name": "instance-registered", "type": "eventbridge", "pattern": pattern},
-    ]
+    return [{"name": "nightly-recheck", "type": "timer", "cron": RECHECK_CRON, "payload": ""}]
+
+
+def registration() -> dict[str, Any]:
+    """The EventBridge rule on the custom bus that hands each registration event to start_precheck."""
+    return {"bus": REGISTRATION_BUS, "rule": REGISTRATION_RULE, "function": layout.START,
+            "pattern": {"source": [REGISTRATION_SOURCE], "type": [REGISTRATION_TYPE]}}
 
 
 def model() -> dict[str, Any]:
@@ -126,7 +142,7 @@ def model() -> dict[str, Any]:
                           "async": async_config(name), "triggers": triggers(name), **settings})
     routes = [{"method": method, "path": path, "function": function,
                "api_name": _api_name(method, path)} for method, path, function, *_ in layout.ROUTES]
-    return {"service": layout.SERVICE, "functions": functions, "routes": routes}
+    return {"service": layout.SERVICE, "functions": functions, "routes": routes, "registration": registration()}
 
 
 def _api_name(method: str, path: str) -> str:
@@ -147,8 +163,7 @@ def arn_path(function: str) -> str:
     return f"services/{layout.SERVICE}.{QUALIFIER}/functions/{function}"
 
 
-def eventbridge_config(trigger: dict[str, Any]) -> dict[str, Any]:
-    """The EventBridge trigger's configuration, the same in both descriptors."""
-    # FC 2.0 (API 2021-04-06): asyncInvocationType true = invoke asynchronously (EventBridge then FC retries).
-    return {"triggerEnable": True, "asyncInvocationType": True, "eventRuleFilterPattern": trigger["pattern"],
-            "eventSourceConfig": {"eventSourceType": "Default"}}
+def function_arn(region: str, account: str, function: str) -> str:
+    """`acs:fc:<region>:<account>:services/<service>.<qualifier>/functions/<function>`: the form FC's async
+    destinations and EventBridge's `acs.fc.function` targets take (FC PutFunctionAsyncInvokeConfig docs)."""
+    return f"acs:fc:{region}:{account}:{arn_path(function)}"
