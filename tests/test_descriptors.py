@@ -193,7 +193,11 @@ def test_service_is_in_the_vpc_without_fc_internet_access(devs):
     service = devs["vars"]["service"]
     assert service["internetAccess"] is False
     assert set(service["vpcConfig"]) == {"vpcId", "vswitchIds", "securityGroupId"}
-    assert all(c["props"]["service"] == "${vars.service}" for c in devs["services"].values() if c["component"] == "fc")
+    # the SQL items' service (its own role: tests/test_permissions.py) has the same network settings
+    assert devs["vars"]["sqlService"]["internetAccess"] is False
+    assert devs["vars"]["sqlService"]["vpcConfig"] == service["vpcConfig"]
+    assert all(c["props"]["service"] in ("${vars.service}", "${vars.sqlService}")
+               for c in devs["services"].values() if c["component"] == "fc")
 
 
 # --- the one Tablestore endpoint ---------------------------------------------------------------------------

@@ -52,7 +52,8 @@ def fc_context(function: str, token: str = TOKEN) -> SimpleNamespace:
 
 
 def url_of(function: str) -> str:
-    return f"{ENDPOINT}/2016-08-15/services/{layout.SERVICE}.{QUALIFIER}/functions/{function}/invocations"
+    # the SQL items are a service of their own (layout.service_of): start_precheck invokes them there
+    return f"{ENDPOINT}/2016-08-15/services/{layout.service_of(function)}.{QUALIFIER}/functions/{function}/invocations"
 
 
 @pytest.fixture(autouse=True)
@@ -143,9 +144,10 @@ def test_invoker_requests_the_path_fc2_itself_uses(fc):
     """FcInvoker posts to exactly the URL fc2.Client.invoke_function requests for the same function."""
     fc.add(responses.POST, url_of("check_recovery_mode"), status=202)
     client = fc2.Client(endpoint=ENDPOINT, accessKeyID=AKID, accessKeySecret=SECRET, securityToken=TOKEN)
-    client.invoke_function(layout.SERVICE, "check_recovery_mode", payload=b"{}",
+    client.invoke_function(layout.SQL_SERVICE, "check_recovery_mode", payload=b"{}",
                            headers={"x-fc-invocation-type": "Async"}, qualifier=QUALIFIER)
-    FcInvoker(client, layout.SERVICE, QUALIFIER).invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
+    invoker = FcInvoker(client, layout.SERVICE, QUALIFIER, services={"check_recovery_mode": layout.SQL_SERVICE})
+    invoker.invoke_async("check_recovery_mode", b"{}", "r1_recovery_mode")
     assert fc.calls[0].request.url == fc.calls[1].request.url == url_of("check_recovery_mode")
 
 

@@ -7,7 +7,8 @@
   spec   the functions, their settings, environment, async destinations and triggers, the API routes
   ros    template.yml: plain ROS: the Tablestore store and its VPC binding, the EventBridge registration rule
   devs   s.yaml: Serverless Devs' FC 2.0 component (`s deploy`) plus its API Gateway component
-  ram    deploy/ram-policy.json and deploy/trust-policy.json
+  ram    deploy/ram-policy.json (main service's role), ram-policy-sql.json (the SQL items' service's role, the
+         only one that may read KMS secrets) and deploy/trust-policy.json (both roles)
 
 Adding a check item is one module in shared/precheck/checks/, one folder functions/check_<name>/ and a
 rerun of the generator: the new function, its VPC access, its async destinations and its invoke
@@ -26,7 +27,7 @@ from typing import Any
 import yaml  # PyYAML: a dev dependency, the generator and its test only
 
 from .devs import s_yaml
-from .ram import TRUST_POLICY, ram_policy
+from .ram import TRUST_POLICY, ram_policy, sql_ram_policy
 from .ros import template
 from .spec import ROOT, model
 
@@ -49,6 +50,7 @@ def outputs() -> dict[Path, str]:
         ROOT / "template.yml": _yaml(template(spec)),
         ROOT / "s.yaml": _yaml(s_yaml(spec)),
         ROOT / "deploy" / "ram-policy.json": json.dumps(ram_policy(spec), indent=2) + "\n",
+        ROOT / "deploy" / "ram-policy-sql.json": json.dumps(sql_ram_policy(spec), indent=2) + "\n",
         ROOT / "deploy" / "trust-policy.json": json.dumps(TRUST_POLICY, indent=2) + "\n",
     }
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from precheck import layout
 
-from . import spec
+from . import ram, spec
 from .spec import HANDLER, QUALIFIER, RUNTIME, gateway_path, path_parameters
 
 
@@ -36,7 +36,7 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
         "service": {
             "name": service,
             "description": "SQL Server backup precheck",
-            "role": "acs:ram::${config.AccountID}:role/sqlserver-backup-precheck",
+            "role": "acs:ram::${config.AccountID}:role/" + ram.MAIN_ROLE,
             "internetAccess": spec.INTERNET_ACCESS,  # probes leave through the VPC, never FC's network
             "vpcConfig": {"vpcId": "vpc-REPLACE-ME", "securityGroupId": "sg-REPLACE-ME",
                           "vswitchIds": ["vsw-REPLACE-ME"]},
@@ -50,6 +50,11 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
         "apiGroup": "sqlserver_backup_precheck",
         "apiGatewayRole": "acs:ram::${config.AccountID}:role/aliyunapigatewayaccessingfcrole",
     }
+    # the SQL items' functions: a service of their own, whose role alone may read KMS secrets (ram.py), with
+    # the main service's network and logs
+    variables["sqlService"] = {**variables["service"], "name": layout.SQL_SERVICE,
+                               "description": "SQL Server backup precheck: the items that log in to SQL Server",
+                               "role": "acs:ram::${config.AccountID}:role/" + ram.SQL_ROLE}
     services: dict[str, Any] = {}
     for function in model["functions"]:
         props: dict[str, Any] = {
@@ -74,7 +79,7 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
                                 "statefulInvocation": config["stateful"]})
             props["asyncConfiguration"] = async_props
         component: dict[str, Any] = {"component": "fc", "props": {
-            "region": "${vars.region}", "service": "${vars.service}", "function": props}}
+            "region": "${vars.region}", "service": _service_var(function["name"]), "function": props}}
         triggers = []
         for trigger in function["triggers"]:
             if trigger["type"] == "timer":
@@ -90,6 +95,10 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
                                  "stageName": "RELEASE", "apis": [api(route) for route in model["routes"]]}}
     return {"edition": "1.0.0", "name": "sqlserver-backup-precheck", "access": "default", "vars": variables,
             "services": services}
+
+
+def _service_var(function: str) -> str:
+    return "${vars.sqlService}" if layout.service_of(function) == layout.SQL_SERVICE else "${vars.service}"
 
 
 def api(route: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,12 @@
-"""deploy/ram-policy.json and deploy/trust-policy.json: the service role's permissions, least privilege."""
+"""deploy/ram-policy.json, deploy/ram-policy-sql.json and deploy/trust-policy.json: the two service roles.
+
+FC 2.0 gives a role to a service, not to a function, so the functions that read SQL passwords (the SQL items,
+`layout.secret_functions()`) are a service of their own (`layout.SQL_SERVICE`) whose role alone may read KMS
+secrets; the main service's role may not. Least privilege: each role holds the actions its functions' code
+calls (`CODE_ACTIONS`, which tests/test_permissions.py derives again from the adapters' SDK calls) and the
+ones FC itself performs with the service's role (`RUNTIME_ACTIONS`), each on the narrowest resource its RAM
+documentation allows; `*` stands for region and account (a role belongs to one account).
+"""
 
 from __future__ import annotations
 
@@ -8,34 +16,102 @@ from precheck import layout
 
 from . import spec
 
+MAIN_ROLE = layout.SERVICE
+SQL_ROLE = layout.SQL_SERVICE
+#: KMS secrets the SQL role may read: names starting with this (a secret named `sqlserver-precheck/erp-prod` is
+#: `password_ref: kms:sqlserver-precheck/erp-prod`). Secret ARN: acs:kms:${region}:${account}:secret/${name}
+#: (KMS GetSecretValue: https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/
+#: api-kms-2016-01-20-getsecretvalue).
+KMS_SECRET_PREFIX = "sqlserver-precheck/"
+
+#: Each SDK call the functions' code makes and the RAM action it needs. Sources:
+#: - Tablestore: "the Action is the name of the API operation with the ots: prefix"
+#:   (https://www.alibabacloud.com/help/en/tablestore/tablestore-ram-policy/); the SDK's methods are the API's
+#:   operations (OTSClient.get_row is GetRow, ...).
+#: - OSS: GetBucketInfo is `oss:GetBucketInfo` (https://www.alibabacloud.com/help/en/oss/user-guide/
+#:   ram-policy-overview, actions are `oss:` + the API name).
+#: - FC: InvokeFunction is `fc:InvokeFunction` (https://www.alibabacloud.com/help/en/functioncompute/fc-2-0/
+#:   security-and-compliance/policies).
+#: - KMS: GetSecretValue is `kms:GetSecretValue`; "if a user-specified key is used to protect the secret value,
+#:   the caller must have the kms:Decrypt permission on the corresponding master key" (GetSecretValue, above),
+#:   and a secret of a KMS instance is always protected by a key of that instance (CreateSecret:
+#:   https://www.alibabacloud.com/help/doc-detail/154490.htm).
+SDK_ACTIONS: dict[str, tuple[str, ...]] = {
+    "tablestore.OTSClient.get_row": ("ots:GetRow",),
+    "tablestore.OTSClient.put_row": ("ots:PutRow",),
+    "tablestore.OTSClient.update_row": ("ots:UpdateRow",),
+    "tablestore.OTSClient.get_range": ("ots:GetRange",),
+    "oss2.Bucket.get_bucket_info": ("oss:GetBucketInfo",),
+    "fc2 InvokeFunction (POST .../invocations)": ("fc:InvokeFunction",),
+    "kms GetSecretValue": ("kms:GetSecretValue", "kms:Decrypt"),
+}
+
+#: What FC does with the service's role, whatever the code: write the functions' logs to the service's
+#: logstore, and bind the VPC. "When you bind VPC resources to a service, make sure that the role configured
+#: for the service is granted with the vpc:DescribeVSwitchAttributes and vpc:DescribeVpcAttribute permissions"
+#: (FC 2.0, Configure network settings: https://www.alibabacloud.com/help/en/fc/user-guide/configure-network-
+#: settings); the ENI actions and log:PostLogStoreLogs are those of FC's own AliyunFCDefaultRole policy
+#: (https://www.alibabacloud.com/help/doc-detail/181589.htm). An async destination is invoked with the
+#: source function's service role, hence fc:InvokeFunction on collect_outcome in both roles.
+LOG_ACTIONS = ("log:PostLogStoreLogs",)
+VPC_ACTIONS = ("vpc:DescribeVSwitchAttributes", "vpc:DescribeVpcAttribute", "ecs:CreateNetworkInterface",
+               "ecs:DeleteNetworkInterface", "ecs:DescribeNetworkInterfaces", "ecs:CreateNetworkInterfacePermission",
+               "ecs:DescribeNetworkInterfacePermissions", "ecs:DeleteNetworkInterfacePermission")
+
+
+def _fc_resources(functions: list[str]) -> list[str]:
+    resources = []
+    for function in functions:
+        service = layout.service_of(function)
+        resources.append(f"acs:fc:*:*:services/{service}/functions/{function}")
+        resources.append(f"acs:fc:*:*:services/{service}.*/functions/{function}")  # qualified (LATEST, aliases)
+    return resources
+
+
+def _runtime_statements() -> list[dict[str, Any]]:
+    return [
+        {"Effect": "Allow", "Action": list(LOG_ACTIONS),
+         "Resource": ["acs:log:*:*:project/*/logstore/precheck-functions"]},
+        {"Effect": "Allow", "Action": list(VPC_ACTIONS), "Resource": ["*"]},
+    ]
+
 
 def ram_policy(model: dict[str, Any]) -> dict[str, Any]:
-    """Least privilege for the service role; `*` stands for region and account (the role is per account)."""
-    invoked = [layout.START, layout.COLLECT, *layout.check_functions()]  # collect_outcome: async destination
-    fc_resources = []
-    for function in invoked:
-        fc_resources.append(f"acs:fc:*:*:services/{layout.SERVICE}/functions/{function}")
-        fc_resources.append(f"acs:fc:*:*:services/{layout.SERVICE}.*/functions/{function}")
+    """The main service's role: start_precheck invokes itself (recheck pages) and every check function,
+    stores in Tablestore; check_oss_connectivity reads the bucket's info; a check's outcome goes to
+    collect_outcome (async destination). No KMS."""
+    invoked = [layout.START, layout.COLLECT, *layout.check_functions()]
     ots_resources = [f"acs:ots:*:*:instance/*/table/{table}" for table in spec.TABLES]
     return {
         "Version": "1",
         "Statement": [
-            {"Effect": "Allow", "Action": ["fc:InvokeFunction"], "Resource": fc_resources},
-            {"Effect": "Allow",
-             "Action": ["ots:GetRow", "ots:PutRow", "ots:UpdateRow", "ots:BatchGetRow", "ots:BatchWriteRow",
-                        "ots:GetRange"],
+            {"Effect": "Allow", "Action": ["fc:InvokeFunction"], "Resource": _fc_resources(invoked)},
+            {"Effect": "Allow", "Action": ["ots:GetRow", "ots:PutRow", "ots:UpdateRow", "ots:GetRange"],
              "Resource": ots_resources},
             {"Effect": "Allow", "Action": ["oss:GetBucketInfo"], "Resource": ["acs:oss:*:*:*"]},
-            {"Effect": "Allow", "Action": ["log:PostLogStoreLogs"],
-             "Resource": ["acs:log:*:*:project/*/logstore/precheck-functions"]},
-            {"Effect": "Allow",
-             "Action": ["vpc:DescribeVSwitchAttributes", "ecs:CreateNetworkInterface",
-                        "ecs:DeleteNetworkInterface", "ecs:DescribeNetworkInterfaces",
-                        "ecs:CreateNetworkInterfacePermission", "ecs:DescribeNetworkInterfacePermissions",
-                        "ecs:DeleteNetworkInterfacePermission"],
-             "Resource": ["*"]},
+            *_runtime_statements(),
         ],
     }
+
+
+def sql_ram_policy(model: dict[str, Any]) -> dict[str, Any]:
+    """The SQL service's role: its functions read their instance's KMS secret and return an outcome that FC
+    delivers to collect_outcome. Nothing else: no store, no OSS, no other function."""
+    return {
+        "Version": "1",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["fc:InvokeFunction"], "Resource": _fc_resources([layout.COLLECT])},
+            {"Effect": "Allow", "Action": ["kms:GetSecretValue"],
+             "Resource": [f"acs:kms:*:*:secret/{KMS_SECRET_PREFIX}*"]},
+            # the key that protects the secrets (narrow to its id: acs:kms:<region>:<account>:key/<key-id>)
+            {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": ["acs:kms:*:*:key/*"]},
+            *_runtime_statements(),
+        ],
+    }
+
+
+def role_of(function: str) -> str:
+    return SQL_ROLE if layout.service_of(function) == layout.SQL_SERVICE else MAIN_ROLE
 
 
 TRUST_POLICY = {

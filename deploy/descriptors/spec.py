@@ -106,6 +106,7 @@ def environment(function: str) -> dict[str, Any]:
         env["PRECHECK_INVOKER"] = "fc"  # the only function that invokes: the only one that imports fc2
     if function in layout.check_functions():
         env.update(LAYER_ENV)
+    if function in layout.secret_functions():  # `env:` passwords: only the functions that log in see them
         for name in SQL_PASSWORD_ENV:
             env[name] = "{secret:" + name + "}"
     return env
@@ -160,7 +161,7 @@ def path_parameters(path: str) -> list[str]:
 
 
 def arn_path(function: str) -> str:
-    return f"services/{layout.SERVICE}.{QUALIFIER}/functions/{function}"
+    return f"services/{layout.service_of(function)}.{QUALIFIER}/functions/{function}"
 
 
 def function_arn(region: str, account: str, function: str) -> str:

@@ -8,6 +8,10 @@ from typing import NamedTuple
 from .checks import all_items, function_name
 
 SERVICE = "sqlserver-backup-precheck"
+#: FC 2.0 grants a role per service, so the functions of the items that read SQL passwords (KMS secrets) are
+#: a service of their own, whose role alone may read secrets; its name is the main service's plus this.
+SQL_SERVICE_SUFFIX = "-sql"
+SQL_SERVICE = SERVICE + SQL_SERVICE_SUFFIX
 START = "start_precheck"
 COLLECT = "collect_outcome"
 LAST_RESULT = "get_last_result"
@@ -15,6 +19,16 @@ LAST_RESULT = "get_last_result"
 
 def check_functions() -> list[str]:
     return [function_name(item.name) for item in all_items()]
+
+
+def secret_functions() -> list[str]:
+    """The check functions that read an instance's password: they alone run in the SQL service."""
+    return [function_name(item.name) for item in all_items() if item.reads_secrets]
+
+
+def service_of(function: str, service: str = SERVICE) -> str:
+    """The FC service `function` is deployed in, given the name of the main service."""
+    return service + SQL_SERVICE_SUFFIX if function in secret_functions() else service
 
 
 def all_functions() -> list[str]:

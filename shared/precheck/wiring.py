@@ -78,7 +78,7 @@ def make_fc_invoker(settings: Settings, context: Any, credentials: Credentials |
     """FC's invoker for the function `context` describes: its service and qualifier, its account's internal
     endpoint in its region, its STS credentials; PRECHECK_FC_* settings override them (local use)."""
     from .adapters.fc_invoker import FcInvoker, internal_endpoint
-    from .layout import SERVICE
+    from .layout import SERVICE, secret_functions, service_of
 
     service_info = getattr(context, "service", None)
     service = getattr(service_info, "name", None) or settings.fc_service or SERVICE
@@ -89,6 +89,7 @@ def make_fc_invoker(settings: Settings, context: Any, credentials: Credentials |
         account = getattr(context, "account_id", None) or settings.fc_account_id
         region = getattr(context, "region", None) or settings.fc_region
         endpoint = internal_endpoint(account, region) if account and region else None
+    options.setdefault("services", {function: service_of(function, service) for function in secret_functions()})
     invoker = FcInvoker(None, service, qualifier, endpoint=endpoint, **options)
     invoker.refresh(credentials or credentials_of(settings, context))
     return invoker

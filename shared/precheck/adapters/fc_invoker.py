@@ -60,13 +60,14 @@ class FcInvoker:
     def __init__(self, client: fc2.Client | None, service: str, qualifier: str | None = None, *,
                  endpoint: str | None = None, timeout: float = 3.0, attempts: int = 3, backoff: float = 0.2,
                  budget: float = 10.0, session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, services: dict[str, str] | None = None):
         if not service:
             raise ValueError("FcInvoker needs the FC service name")
         self._client: fc2.Client | None = client
         self._endpoint = endpoint or (client.endpoint if client is not None else None)
         self._credentials_key: tuple | None = None
         self.service = service
+        self.services = dict(services or {})  # function -> its service, when not `service` (layout.service_of)
         self.qualifier = qualifier or None
         self.timeout = timeout
         self.attempts = max(1, attempts)
@@ -95,7 +96,8 @@ class FcInvoker:
 
     def path(self, function_name: str) -> str:
         """The same path `fc2.Client.invoke_function` requests."""
-        service = f"{self.service}.{self.qualifier}" if self.qualifier else self.service
+        service = self.services.get(function_name, self.service)
+        service = f"{service}.{self.qualifier}" if self.qualifier else service
         api_version = getattr(self._client, "api_version", "2016-08-15")
         return f"/{api_version}/services/{service}/functions/{function_name}/invocations"
 

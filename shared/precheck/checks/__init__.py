@@ -73,6 +73,9 @@ class CheckItem:
     title: str
     order: int  # position in reports
     run: Callable[[CheckContext], Verdict]
+    #: the item reads the instance's password (`ctx.probes.secrets()`): its function runs in the service whose
+    #: role may read KMS secrets (layout.SQL_SERVICE), and only such items' functions do
+    reads_secrets: bool = False
 
     @property
     def function_name(self) -> str:

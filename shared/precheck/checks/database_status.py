@@ -99,4 +99,4 @@ def _advice(label: str) -> str:
 
 
 ITEM = CheckItem(name="database_status", code="SQL_SERVER_DB_NOT_ONLINE",
-                 title="Databases not ONLINE", order=40, run=run)
+                 title="Databases not ONLINE", order=40, run=run, reads_secrets=True)

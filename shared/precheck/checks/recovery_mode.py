@@ -43,4 +43,4 @@ def run(ctx: CheckContext) -> Verdict:
 
 
 ITEM = CheckItem(name="recovery_mode", code="SQL_SERVER_DB_IN_SIMPLE_RECOVERY_MODE",
-                 title="Databases in SIMPLE recovery", order=30, run=run)
+                 title="Databases in SIMPLE recovery", order=30, run=run, reads_secrets=True)
