@@ -11,8 +11,9 @@ the layer (oss2 needs it) and is imported only when a secret is first read.
 - Signature (RPC style, HMAC-SHA1, version 1.0): https://www.alibabacloud.com/help/doc-detail/127287.htm
   (sorted parameters, percent-encoded with `~` kept and space as %20, StringToSign `GET&%2F&<encoded query>`,
   key `<AccessKeySecret>&`); STS credentials add the SecurityToken parameter.
-- Endpoint: `kms-vpc.<region>.aliyuncs.com`, KMS's VPC endpoint, reachable from a function bound to a VPC
-  without internet access; PRECHECK_KMS_ENDPOINT overrides it.
+- Endpoint: `kms-vpc.<region>.aliyuncs.com`, KMS's VPC endpoint in every region (KMS "Endpoints":
+  https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-endpoint),
+  reachable from a function bound to a VPC without internet access; PRECHECK_KMS_ENDPOINT overrides it.
 
 Every failure is a `SecretError` whose kind says what to do (kms_not_found, kms_denied, kms_throttled,
 kms_unreachable, kms_error) and whose message names the secret (a name, not a value) and KMS's error code,
