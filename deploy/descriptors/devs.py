@@ -112,7 +112,7 @@ def api(route: dict[str, Any]) -> dict[str, Any]:
                           "requestPath": gateway_path(route["path"]), "requestProtocol": "HTTPS"},
         "serviceConfig": {
             "serviceProtocol": "FunctionCompute",
-            "serviceTimeout": 10000,
+            "serviceTimeout": spec.API_GATEWAY_TIMEOUT_MS,  # precheck.timeouts
             "resultType": "JSON",
             "functionComputeConfig": {"fcRegionId": "${vars.region}", "fcType": "FCEvent",
                                       "serviceName": layout.SERVICE, "functionName": route["function"],

@@ -19,7 +19,7 @@ from precheck.adapters.tablestore import (
     table_specs,
     vpc_endpoint,
 )
-from precheck.models import MAX_ITEM_TIMEOUT_S
+from precheck.timeouts import API_GATEWAY_TIMEOUT_S, CHECK_FUNCTION_TIMEOUT_S, OTS_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,7 +59,8 @@ SQL_PASSWORD_ENV = ["SQL_PASSWORD"]
 
 ASYNC_RETRIES = 2
 ASYNC_MAX_AGE_S = 300
-CHECK_TIMEOUT_S = int(MAX_ITEM_TIMEOUT_S) + 30  # the longest item time limit, plus connect and start-up
+CHECK_TIMEOUT_S = CHECK_FUNCTION_TIMEOUT_S  # precheck.timeouts: the longest item limit, a cold start, a margin
+API_GATEWAY_TIMEOUT_MS = int(API_GATEWAY_TIMEOUT_S * 1000)  # precheck.timeouts: the shared instance's maximum
 RECHECK_CRON = "0 0 18 * * *"  # every day at 18:00 UTC (02:00 in China Standard Time)
 REGISTRATION_SOURCE = "acs.custom.sqlserver-inventory"
 REGISTRATION_TYPE = "sqlserver:Instance:Registered"
@@ -99,6 +100,7 @@ def environment(function: str) -> dict[str, Any]:
         "PRECHECK_STORE": "tablestore:",
         "PRECHECK_OTS_INSTANCE": "{ots_instance}",
         "PRECHECK_OTS_ENDPOINT": "{ots_endpoint}",  # the deployer's, or ots_endpoint_default(...)
+        "PRECHECK_OTS_TIMEOUT_S": f"{OTS_TIMEOUT_S:g}",  # precheck.timeouts: each wait of a Tablestore call
         "PRECHECK_DEADLINE_GRACE_S": "{grace}",
         "PYTHONDONTWRITEBYTECODE": "1",  # the layer ships bytecode; /opt is read-only anyway
     }

@@ -18,7 +18,7 @@ is a `SettingsError` whose message names the variable and the rule, never the va
 | PRECHECK_OTS_ENDPOINT                 | ots_endpoint         | the instance's VPC endpoint in ots_region |
 | PRECHECK_OTS_REGION, ALIBABA_CLOUD_REGION_ID, FC_REGION | ots_region | none                             |
 | PRECHECK_OTS_TABLE_PREFIX             | ots_table_prefix     | precheck_                                 |
-| PRECHECK_OTS_TIMEOUT_S                | ots_timeout_s        | 5                                         |
+| PRECHECK_OTS_TIMEOUT_S                | ots_timeout_s        | 0.5 (precheck.timeouts)                   |
 | PRECHECK_FC_ENDPOINT                  | fc_endpoint          | the region's internal FC endpoint         |
 | PRECHECK_FC_SERVICE, FC_SERVICE_NAME  | fc_service           | the FC context's service                  |
 | PRECHECK_FC_QUALIFIER                 | fc_qualifier         | the FC context's qualifier, or FC_QUALIFIER |
@@ -47,13 +47,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import timeouts
 from .adapters.credentials import Credentials
 
 #: seconds beyond an item's time limit before its missing outcome is TIMED_OUT (queueing and delivery)
 DEFAULT_DEADLINE_GRACE_S = 2.0
 DEFAULT_ODBC_DRIVER = "FreeTDS"
 DEFAULT_OTS_TABLE_PREFIX = "precheck_"
-DEFAULT_OTS_TIMEOUT_S = 5.0
+DEFAULT_OTS_TIMEOUT_S = timeouts.OTS_TIMEOUT_S  # each wait of a Tablestore call (precheck.timeouts)
 DEFAULT_KMS_TIMEOUT_S = 3.0
 INVOKERS = ("inprocess", "fc")
 STORE_SCHEMES = ("sqlite", "tablestore")

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import timeouts
 from .adapters.credentials import Credentials
 from .checks import Probes
 from .deps import Deps
@@ -80,6 +81,8 @@ def make_fc_invoker(settings: Settings, context: Any, credentials: Credentials |
     from .adapters.fc_invoker import FcInvoker, internal_endpoint
     from .layout import SERVICE, secret_functions, service_of
 
+    options = {"timeout": timeouts.FC_INVOKE_ATTEMPT_S, "attempts": timeouts.FC_INVOKE_ATTEMPTS,
+               "budget": timeouts.FC_INVOKE_BUDGET_S, **options}  # the one table's, unless a caller says
     service_info = getattr(context, "service", None)
     service = getattr(service_info, "name", None) or settings.fc_service or SERVICE
     qualifier = (settings.fc_qualifier or getattr(service_info, "qualifier", None)
