@@ -63,6 +63,14 @@ def test_each_function_outlives_what_it_waits_on():
         assert functions[name]["timeout"] >= MAX_ITEM_TIMEOUT_S + timeouts.COLD_START_S
 
 
+def test_the_deployed_deadline_grace_covers_a_cold_start_and_the_collector():
+    """The run's deadline (item limit + grace) leaves room for the check function's cold start and the
+    collector's whole wait, with the margin, so a check that keeps to its limit is never TIMED_OUT."""
+    assert timeouts.DEPLOYED_GRACE_S >= timeouts.delivery_wait() * GROW
+    document = yaml.safe_load((ROOT / "s.yaml").read_text(encoding="utf-8"))
+    assert float(document["vars"]["deadlineGraceSeconds"]) == timeouts.DEPLOYED_GRACE_S
+
+
 def test_the_descriptors_carry_the_tables_values():
     """s.yaml: every API's serviceTimeout is the table's, every function's timeout the table's, and every
     function's Tablestore timeout the table's."""

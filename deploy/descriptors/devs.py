@@ -45,7 +45,7 @@ def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
         "layerArn": "acs:fc:${vars.region}:${config.AccountID}:layers/sqlserver-backup-precheck/versions/1",
         "tablestoreInstance": spec.OTS_INSTANCE_DEFAULT,
         "tablestoreEndpoint": spec.ots_endpoint_default("${vars.tablestoreInstance}", "${vars.region}"),
-        "deadlineGraceSeconds": "30",
+        "deadlineGraceSeconds": f"{spec.DEADLINE_GRACE_S:g}",  # precheck.timeouts
         "recheckCron": spec.RECHECK_CRON,
         "apiGroup": "sqlserver_backup_precheck",
         "apiGatewayRole": "acs:ram::${config.AccountID}:role/aliyunapigatewayaccessingfcrole",

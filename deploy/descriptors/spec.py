@@ -19,7 +19,7 @@ from precheck.adapters.tablestore import (
     table_specs,
     vpc_endpoint,
 )
-from precheck.timeouts import API_GATEWAY_TIMEOUT_S, CHECK_FUNCTION_TIMEOUT_S, OTS_TIMEOUT_S
+from precheck.timeouts import API_GATEWAY_TIMEOUT_S, CHECK_FUNCTION_TIMEOUT_S, DEPLOYED_GRACE_S, OTS_TIMEOUT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,6 +61,7 @@ ASYNC_RETRIES = 2
 ASYNC_MAX_AGE_S = 300
 CHECK_TIMEOUT_S = CHECK_FUNCTION_TIMEOUT_S  # precheck.timeouts: the longest item limit, a cold start, a margin
 API_GATEWAY_TIMEOUT_MS = int(API_GATEWAY_TIMEOUT_S * 1000)  # precheck.timeouts: the shared instance's maximum
+DEADLINE_GRACE_S = DEPLOYED_GRACE_S  # precheck.timeouts: a cold start and the collector's wait, with margin
 RECHECK_CRON = "0 0 18 * * *"  # every day at 18:00 UTC (02:00 in China Standard Time)
 REGISTRATION_SOURCE = "acs.custom.sqlserver-inventory"
 REGISTRATION_TYPE = "sqlserver:Instance:Registered"

@@ -51,6 +51,9 @@ MARGIN_SHARE = 0.2
 #: The check functions: the longest item time limit, a cold start, and the outcome's fitting and answer.
 CHECK_MARGIN_S = 25.0
 CHECK_FUNCTION_TIMEOUT_S = int(MAX_ITEM_TIMEOUT_S + COLD_START_S + CHECK_MARGIN_S)
+#: The deployed run deadline's grace beyond the item limit (s.yaml's deadlineGraceSeconds): it covers the
+#: check function's cold start and the collector's whole wait (queueing in FC is the paced fleet's concern).
+DEPLOYED_GRACE_S = 30.0
 #: collect_outcome and get_last_result: what they wait on is seconds; their limit stays at FC's usual 30 s.
 COLLECT_FUNCTION_TIMEOUT_S = 30
 LAST_RESULT_FUNCTION_TIMEOUT_S = int(API_GATEWAY_TIMEOUT_S)
@@ -79,6 +82,12 @@ def last_result_wait() -> float:
 
 def collect_wait() -> float:
     return COLD_START_S + store_wait(COLLECT_STORE_CALLS)
+
+
+def delivery_wait() -> float:
+    """From a check's end of item limit back to the run: nothing (the item limit bounds the check), then a cold
+    start of the check function before it, and the collector's whole wait after it."""
+    return COLD_START_S + collect_wait()
 
 
 def check_wait() -> float:
