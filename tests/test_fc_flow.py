@@ -255,38 +255,33 @@ def test_refresh_takes_the_new_sts_token(fc):
     assert fc.calls[0].request.headers["x-fc-security-token"] == "rotated-token"
 
 
-def test_timer_fans_out_one_start_invocation_per_page(flow, fc):
-    """The nightly timer over 250 instances sends three start_precheck invocations carrying RecheckPages."""
+def test_timer_invokes_the_first_link_of_the_paced_recheck(flow, fc):
+    """The nightly timer sends one start_precheck invocation: the first link of the recheck paced to FC's
+    concurrency (precheck.fleet), named by the timer's time; it starts nothing itself."""
     accept_all(fc)
-    flow.page_size = 100
-    template = json.loads(load_event("api_register_instance")["body"])
-    for number in range(250):
-        flow.store.save_instance(Instance(**{**template, "instance_id": f"sql-{number:03d}"}))
-    answer = json.loads(call(layout.START, load_event("timer_recheck")))
-    assert answer["summary"] == {"pages": 3, "instances": 250}
-    assert [c.request.url for c in fc.calls] == [url_of(layout.START)] * 3
-    pages = [RecheckPage.model_validate_json(c.request.body) for c in fc.calls]
-    assert sorted(len(page.recheck) for page in pages) == [50, 100, 100]
-    assert sorted(sum((page.recheck for page in pages), [])) == [f"sql-{n:03d}" for n in range(250)]
-    ids = [c.request.headers["x-fc-stateful-async-invocation-id"] for c in fc.calls]
-    assert len(set(ids)) == 3 and all(INVOCATION_ID.match(i) for i in ids)
-    assert all(c.request.headers["x-fc-invocation-type"] == "Async" for c in fc.calls)
-
-
-def test_retried_timer_event_queues_each_page_exactly_once(flow, fc):
-    """A page FC refuses fails the timer event; FC's retry queues it while pages already queued answer 409."""
-    fake = FakeFc({layout.START: None})
-    fake.install(fc, ENDPOINT)
-    flow.page_size = 100
     template = json.loads(load_event("api_register_instance")["body"])
     for number in range(250):
         flow.store.save_instance(Instance(**{**template, "instance_id": f"sql-{number:03d}"}))
     timer = load_event("timer_recheck")
+    answer = json.loads(call(layout.START, timer))
+    assert answer["summary"] == {"paced": True, "concurrency": 100}
+    assert [c.request.url for c in fc.calls] == [url_of(layout.START)]
+    link = RecheckPage.model_validate_json(fc.calls[0].request.body)
+    assert (link.paced, link.link, link.after, link.in_flight, link.tag) == (True, 0, None, [], timer["triggerTime"])
+    invocation_id = fc.calls[0].request.headers["x-fc-stateful-async-invocation-id"]
+    assert INVOCATION_ID.match(invocation_id) and fc.calls[0].request.headers["x-fc-invocation-type"] == "Async"
+
+
+def test_retried_timer_event_queues_the_first_link_exactly_once(flow, fc):
+    """FC refusing the first link fails the timer event; FC's retry queues it, and a repeat answers 409."""
+    fake = FakeFc({layout.START: None})
+    fake.install(fc, ENDPOINT)
+    timer = load_event("timer_recheck")
     fake.fail_first = True
     with pytest.raises(PrecheckError):
         call(layout.START, timer)
-    assert len(fake.queued) == 2
+    assert fake.queued == []
     fake.fail_first, fake.failing = False, set()
-    answer = json.loads(call(layout.START, timer))
-    assert answer["summary"] == {"pages": 3, "instances": 250}
-    assert len(fake.queued) == len(set(fake.queued)) == 3 and fake.conflicts == 2
+    call(layout.START, timer)
+    call(layout.START, timer)
+    assert len(fake.queued) == 1 and fake.conflicts == 1

@@ -178,17 +178,26 @@ def test_an_unknown_route_is_404(client):
 # --- timer and EventBridge --------------------------------------------------------------------------------
 
 
-def test_the_timer_fans_out_one_start_per_page_of_instances(client):
-    """The timer invokes start_precheck once per page of registered instances, each with its page."""
-    for n in range(5):
-        client.deps.store.save_instance(instance(instance_id=f"inst-{n}"))
-    answer = client.invoke("start_precheck", client.events.timer())
-    assert answer["summary"] == {"pages": 3, "instances": 5}
-    calls = client.deps.invoker.calls
-    pages = sorted(payload["recheck"] for name, payload, _ in calls)
-    assert pages == [["inst-0", "inst-1"], ["inst-2", "inst-3"], ["inst-4"]]
-    assert len({invocation_id for _, _, invocation_id in calls}) == 3
-    assert {name for name, _, _ in calls} == {"start_precheck"}
+def test_the_timer_invokes_the_paced_recheck_whose_link_starts_every_instance(store):
+    """The timer invokes start_precheck once, with the recheck's first link; that link starts every registered
+    instance (all fit in its window of FC's concurrency) and ends once their runs are past their deadline."""
+    clock, invoker = Clock(), RecordingInvoker()
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    with Client(Deps(store=store, invoker=invoker, clock=clock, sleep=sleep)) as client:
+        for n in range(5):
+            store.save_instance(instance(instance_id=f"inst-{n}"))
+        answer = client.invoke("start_precheck", client.events.timer())
+        assert answer["summary"] == {"paced": True, "concurrency": 100}
+        [(name, link, _)] = invoker.calls
+        assert name == "start_precheck" and (link["paced"], link["link"], link["in_flight"]) == (True, 0, [])
+        answer = client.invoke("start_precheck", link)
+    assert answer["summary"] == {"started": 5}
+    checks = invoker.calls[1:]
+    assert len(checks) == 20 and {payload["instance"]["instance_id"] for _, payload, _ in checks} == {
+        f"inst-{n}" for n in range(5)}
 
 
 def test_a_recheck_page_starts_each_of_its_instances(client):
@@ -240,20 +249,19 @@ def test_registration_data_sent_as_a_json_string_is_read(client):
     assert answer["started"] is True and answer["instance"]["instance_id"] == "crm-prod"
 
 
-def test_a_timer_whose_page_cannot_be_invoked_is_raised_for_fc_to_retry(store):
-    """If a page cannot be invoked the timer event fails (FC retries it); pages keep stable invocation ids."""
-    invoker = FailingInvoker(lambda function, payload: payload["recheck"] == ["inst-2", "inst-3"], "throttled")
-    with Client(Deps(store=store, invoker=invoker, clock=Clock(), page_size=2)) as client:
-        for n in range(5):
-            store.save_instance(instance(instance_id=f"inst-{n}"))
+def test_a_timer_whose_first_link_cannot_be_invoked_is_raised_for_fc_to_retry(store):
+    """If the recheck's first link cannot be invoked the timer event fails (FC retries it), with the same
+    invocation id each time, so a retry after a lost answer runs the link once."""
+    invoker = FailingInvoker(lambda function, payload: payload.get("paced") is True, "throttled")
+    with Client(Deps(store=store, invoker=invoker, clock=Clock())) as client:
         timer = client.events.timer()
-        with pytest.raises(PrecheckError, match="1 of 3 recheck pages"):
+        with pytest.raises(PrecheckError, match="throttled"):
             client.invoke("start_precheck", timer)
-        first_ids = {invocation_id for _, _, invocation_id in invoker.calls}
+        assert invoker.calls == []
         invoker.healed = True
         client.invoke("start_precheck", timer)
-    retry_ids = [invocation_id for _, _, invocation_id in invoker.calls[len(first_ids):]]
-    assert len(first_ids) == 2 and set(retry_ids) >= first_ids and len(set(retry_ids)) == 3
+        client.invoke("start_precheck", timer)
+    assert len(invoker.calls) == 2 and len({invocation_id for _, _, invocation_id in invoker.calls}) == 1
 
 
 # --- collect_outcome --------------------------------------------------------------------------------------

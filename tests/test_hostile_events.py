@@ -62,7 +62,16 @@ def test_an_outcome_with_a_non_finite_number_becomes_an_error_outcome_and_the_in
     assert stored.status is ItemStatus.ERROR and "number" in stored.message
     latest = client.http.get(LATEST)
     assert latest.status == 200 and latest.json["items"][0]["status"] == "ERROR"
-    assert client.invoke("start_precheck", client.events.timer())["summary"]["instances"] == 1
+    clock = client.deps.clock
+    clock.now += 1
+    assert client.invoke("start_precheck", client.events.timer())["summary"]["paced"] is True
+    link = client.deps.invoker.calls[-1][1]
+
+    def sleep(seconds: float) -> None:
+        clock.now += seconds
+
+    client.deps.sleep = sleep
+    assert client.invoke("start_precheck", link)["summary"] == {"running": 1}
 
 
 def test_an_instance_with_an_infinite_timeout_is_refused(client):

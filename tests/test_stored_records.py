@@ -125,7 +125,15 @@ def test_an_unreadable_instance_is_left_out_of_the_fleet_and_can_be_registered_a
     assert result_store.get_instance("a-2") is None
     with client_for(result_store) as client:
         summary = client.invoke("start_precheck", client.events.timer())
-        assert summary["summary"] == {"pages": 1, "instances": 2}
+        assert summary["summary"] == {"paced": True, "concurrency": 100}
+        [(_, link, _)] = client.deps.invoker.calls
+        clock = client.deps.clock
+
+        def sleep(seconds: float) -> None:
+            clock.now += seconds
+
+        client.deps.sleep = sleep
+        assert client.invoke("start_precheck", link)["summary"] == {"started": 2}
         assert client.http.post("/instances/a-2/prechecks").status == 404
         again = client.http.post("/instances", json=instance(instance_id="a-2").model_dump(mode="json"))
         assert again.status == 202

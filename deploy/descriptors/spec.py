@@ -81,7 +81,7 @@ EVENTBRIDGE_FC_ROLE = "AliyunServiceRoleForEventBridgeSendToFC"
 INTERNET_ACCESS = False
 
 SETTINGS = {
-    layout.START: {"timeout": 300, "memory": 512},  # a page of 100 instances fans out 400 invocations
+    layout.START: {"timeout": 300, "memory": 512},  # a paced recheck's link works 240 s (precheck.fleet.LINK_S)
     layout.COLLECT: {"timeout": 30, "memory": 256},
     layout.LAST_RESULT: {"timeout": 30, "memory": 256},
 }
@@ -107,6 +107,7 @@ def environment(function: str) -> dict[str, Any]:
     }
     if function == layout.START:
         env["PRECHECK_INVOKER"] = "fc"  # the only function that invokes: the only one that imports fc2
+        env["PRECHECK_FC_CONCURRENCY"] = "100"  # FC instances the fleet recheck may use: the region's default quota
     if function in layout.check_functions():
         env.update(LAYER_ENV)
     if function in layout.secret_functions():  # `env:` passwords: only the functions that log in see them

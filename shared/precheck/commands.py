@@ -53,12 +53,20 @@ class RecheckFleet(Model):
 
 
 class RecheckPage(Model):
-    """`start_precheck` invoked by the timer's fan-out on a page of registered instances (our own payload)."""
+    """`start_precheck` invoked by the fleet recheck (our own payload): a page of instances to start, or
+    (`paced`) one link of the paced recheck (precheck.fleet): its registry cursor and the runs in flight."""
 
     model_config = ConfigDict(extra="forbid")
 
-    recheck: list[str] = Field(max_length=1000)
+    recheck: list[str] = Field(default_factory=list, max_length=1000)
     trigger: str = "timer"
+    paced: bool = False
+    tag: str = Field(default="", max_length=64)
+    link: int = Field(default=0, ge=0)
+    after: str | None = Field(default=None, max_length=64)
+    done: bool = False
+    in_flight: list[tuple[str, str]] = Field(default_factory=list, max_length=1000)
+    since: float = Field(default=0.0, ge=0, description="when the recheck began: a run since then is its own")
 
 
 class RegisterBatch(Model):

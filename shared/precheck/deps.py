@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checks import CheckItem, Probes, all_items
 from .ports import Clock, Invoker, Refreshable, ResultStore
-from .settings import DEFAULT_DEADLINE_GRACE_S
+from .settings import DEFAULT_DEADLINE_GRACE_S, DEFAULT_FC_CONCURRENCY
 
 if TYPE_CHECKING:
     from .adapters.credentials import Credentials
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 class Deps:
     def __init__(self, store: ResultStore | None = None, invoker: Invoker | None = None,
                  probes: Probes | None = None, *, clock: Clock = time.time, grace_s: float = DEFAULT_DEADLINE_GRACE_S,
-                 fanout_workers: int = 16, page_size: int = 100,
+                 fanout_workers: int = 16, page_size: int = 100, concurrency: int = DEFAULT_FC_CONCURRENCY,
+                 sleep: Callable[[float], None] = time.sleep,
                  items: Callable[[], list[CheckItem]] = all_items,
                  make_store: Callable[[Credentials | None], ResultStore] | None = None,
                  make_invoker: Callable[[Credentials | None], Invoker] | None = None,
@@ -36,6 +37,9 @@ class Deps:
         self.grace_s = grace_s
         self.fanout_workers = fanout_workers
         self.page_size = page_size
+        #: FC instances the fleet recheck may keep busy at once (precheck.fleet); `sleep` waits between its polls
+        self.concurrency = concurrency
+        self.sleep = sleep
         self.items = items
         self.credentials = credentials
         self._lock = threading.Lock()

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import checks
+from . import checks, fleet
 from .checks import CheckItem
 from .commands import (
     CollectOutcome,
@@ -307,52 +307,41 @@ def settle(record: RunRecord, deps: Deps, now: float) -> RunRecord:
 
 
 def recheck_all(deps: Deps, tag: str) -> dict:
-    """Fan out over every registered instance: one `start_precheck` invocation per page of instances.
+    """Recheck every registered instance, paced to `deps.concurrency` FC instances (precheck.fleet): invoke
+    the chain's first link. A timer event repeated by FC names the same link, which runs once."""
+    link = fleet.first_link(tag, deps.clock())
+    deps.invoker.invoke_async(START, link.model_dump_json().encode("utf-8"), _link_id(link))
+    return {"paced": True, "concurrency": deps.concurrency}
 
-    Reading the registry is sequential (each page names the next); the invocations go out concurrently.
-    """
-    pages: list[list[str]] = []
-    after: str | None = None
-    while True:
-        page, after = deps.store.list_instances(after, deps.page_size)
-        if page:
-            pages.append([instance.instance_id for instance in page])
-        if after is None:
-            break
 
-    def invoke(numbered: tuple[int, list[str]]) -> bool:
-        number, ids = numbered
-        payload = RecheckPage(recheck=ids).model_dump_json().encode("utf-8")
-        try:
-            deps.invoker.invoke_async(START, payload, _UNSAFE.sub("_", f"recheck_{tag}_{number}")[:128])
-            return True
-        except PrecheckError as error:
-            log.error("recheck page %d could not be invoked: %s", number, error.message)
-            return False
-
-    invoked = _concurrently(invoke, list(enumerate(pages)), deps.fanout_workers)
-    failed = sum(1 for ok in invoked if not ok)
-    if failed:
-        # the timer event is retried by FC; pages already invoked keep their invocation ids and run once
-        raise PrecheckError("invoke", f"{failed} of {len(pages)} recheck pages could not be invoked")
-    return {"pages": len(pages), "instances": sum(len(ids) for ids in pages)}
+def _link_id(link: RecheckPage) -> str:
+    return _UNSAFE.sub("_", f"recheck_{link.tag}_{link.link}")[:128]
 
 
 def recheck_page(page: RecheckPage, deps: Deps) -> dict:
-    """Start a precheck of every instance of one page; an instance that fails does not stop the others."""
+    """Start a precheck of every instance of one page (or one paced link: then invoke the next link); an
+    instance that fails does not stop the others."""
 
-    def one(instance_id: str) -> str:
+    def one(instance_id: str) -> tuple[str, str | None]:
         try:
-            return "started" if start(instance_id, deps, trigger=page.trigger).started else "running"
+            current = deps.store.current_run(instance_id) if page.paced else None
+            if current is not None and current.created_at >= page.since:  # a link run again: started already
+                return "already", current.run_id
+            started = start(instance_id, deps, trigger=page.trigger)
+            return ("started" if started.started else "running"), started.run.run_id
         except NotFound:
-            return "unknown"
+            return "unknown", None
         except PrecheckError as error:
             log.error("recheck of %s failed: %s", instance_id, error.message)
-            return "failed"
+            return "failed", None
 
-    results = _concurrently(one, page.recheck, deps.fanout_workers)
-    summary: dict[str, int] = {}
-    for result in results:
+    if page.paced:
+        summary, after = fleet.run_link(page, deps, one)
+        if after is not None:  # an invocation FC refuses fails this link: FC's retry runs it again
+            deps.invoker.invoke_async(START, after.model_dump_json().encode("utf-8"), _link_id(after))
+        return summary
+    summary = {}
+    for result, _ in _concurrently(one, page.recheck, deps.fanout_workers):
         summary[result] = summary.get(result, 0) + 1
     return summary
 

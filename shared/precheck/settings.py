@@ -10,6 +10,7 @@ is a `SettingsError` whose message names the variable and the rule, never the va
 | PRECHECK_STORE                        | store_url            | sqlite:///<home>/precheck.db              |
 | PRECHECK_INVOKER                      | invoker              | inprocess                                 |
 | PRECHECK_DEADLINE_GRACE_S             | deadline_grace_s     | 2                                         |
+| PRECHECK_FC_CONCURRENCY               | fc_concurrency       | 100 (FC's default instances per region)   |
 | PRECHECK_FUNCTIONS_DIR                | functions_dir        | the `functions/` folder beside the package |
 | PRECHECK_REGION                       | region               | local (the region fake contexts report)   |
 | PRECHECK_ODBC_DRIVER                  | odbc_driver          | FreeTDS                                   |
@@ -52,6 +53,10 @@ from .adapters.credentials import Credentials
 
 #: seconds beyond an item's time limit before its missing outcome is TIMED_OUT (queueing and delivery)
 DEFAULT_DEADLINE_GRACE_S = 2.0
+#: FC instances the fleet recheck may keep busy at once: FC's default quota per account and region is 100
+#: instances, on-demand and provisioned together ("By default, each Alibaba Cloud account can run up to 100
+#: instances in a region": https://www.alibabacloud.com/help/en/function-compute/latest/auto-scaling)
+DEFAULT_FC_CONCURRENCY = 100
 DEFAULT_ODBC_DRIVER = "FreeTDS"
 DEFAULT_OTS_TABLE_PREFIX = "precheck_"
 DEFAULT_OTS_TIMEOUT_S = timeouts.OTS_TIMEOUT_S  # each wait of a Tablestore call (precheck.timeouts)
@@ -75,6 +80,7 @@ class Settings:
     store_url: str = ""
     invoker: str = "inprocess"
     deadline_grace_s: float = DEFAULT_DEADLINE_GRACE_S
+    fc_concurrency: int = DEFAULT_FC_CONCURRENCY
     functions_dir: Path | None = None
     region: str = "local"
     odbc_driver: str = DEFAULT_ODBC_DRIVER
@@ -177,6 +183,12 @@ def _timeout(variable: str, raw: str) -> float:
     return value
 
 
+def _concurrency(variable: str, raw: str) -> int:
+    if not raw.isdigit() or not 2 <= int(raw) <= 100_000:
+        raise SettingsError(variable, "must be a whole number of FC instances from 2 to 100000")
+    return int(raw)
+
+
 def _invoker(variable: str, raw: str) -> str:
     if raw not in INVOKERS:
         raise SettingsError(variable, f"must be one of: {', '.join(INVOKERS)}")
@@ -200,6 +212,7 @@ _VARIABLES: list[tuple[str, tuple[str, ...], Callable[[str, str], Any]]] = [
     ("store_url", ("PRECHECK_STORE",), _store),
     ("invoker", ("PRECHECK_INVOKER",), _invoker),
     ("deadline_grace_s", ("PRECHECK_DEADLINE_GRACE_S",), _seconds),
+    ("fc_concurrency", ("PRECHECK_FC_CONCURRENCY",), _concurrency),
     ("functions_dir", ("PRECHECK_FUNCTIONS_DIR",), _path),
     ("region", ("PRECHECK_REGION",), _text),
     ("odbc_driver", ("PRECHECK_ODBC_DRIVER",), _text),

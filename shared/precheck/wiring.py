@@ -31,7 +31,8 @@ def build(settings: Settings, context: Any = None) -> Deps:
     """The dependencies `settings` describe; the store and the invoker are built on first use."""
     built = Deps(make_store=lambda credentials: make_store(settings, credentials),
                  make_invoker=lambda credentials: make_invoker(settings, context, credentials),
-                 grace_s=settings.deadline_grace_s, credentials=credentials_of(settings, context))
+                 grace_s=settings.deadline_grace_s, concurrency=settings.fc_concurrency,
+                 credentials=credentials_of(settings, context))
     built.probes = make_probes(settings, lambda: built.credentials)
     return built
 
