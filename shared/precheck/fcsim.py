@@ -30,15 +30,19 @@ T0 = 1_800_000_000.0
 
 class SimFc:
     def __init__(self, store: ResultStore, cap: int, behaviour: Behaviour, *, grace_s: float = 2.0,
-                 max_age_s: float = 300.0, start_s: float = 0.05, collect_s: float = 0.02):
+                 max_age_s: float = 300.0, start_s: float = 0.05, collect_s: float = 0.02,
+                 collect_first: bool = False):
         self.now = T0
         self.cap, self.behaviour, self.max_age_s = cap, behaviour, max_age_s
         self.start_s, self.collect_s = start_s, collect_s
+        #: deliveries served before any queued check (FC's queues per function, served kindly); else one FIFO
+        self.collect_first = collect_first
         self.deps = Deps(store=store, invoker=self, clock=lambda: self.now, sleep=self.sleep, grace_s=grace_s,
                          concurrency=cap, fanout_workers=1)
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._queue: deque[tuple[float, str, Any]] = deque()
+        self._collects: deque[tuple[float, str, Any]] = deque()
         self._ids: set[str] = set()
         self._read: set[str] = set()
         self.busy = self.peak_busy = self.dropped = self.checks = 0
@@ -57,7 +61,8 @@ class SimFc:
                 self._read.add(request.run_id)
                 self._at(request.deadline + 0.001, lambda: self._read_run(request))
             payload = request
-        self._queue.append((self.now, function_name, payload))
+        queue = self._collects if self.collect_first and function_name == layout.COLLECT else self._queue
+        queue.append((self.now, function_name, payload))
         self._at(self.now, self._dispatch)
 
     # --- the virtual clock ----------------------------------------------------------------------------------
@@ -80,8 +85,8 @@ class SimFc:
     # --- instances ------------------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        while self.busy < self.cap and self._queue:
-            queued_at, function, payload = self._queue.popleft()
+        while self.busy < self.cap and (self._collects or self._queue):
+            queued_at, function, payload = (self._collects or self._queue).popleft()
             if self.now - queued_at > self.max_age_s:
                 self.dropped += 1
                 continue
