@@ -1,6 +1,7 @@
 """Extract ROS resource specifications from the ROS CDK's generated JavaScript into a small JSON fixture.
 
-    npm pack @alicloud/ros-cdk-ots@1.11.0 @alicloud/ros-cdk-eventbridge@1.15.0 @alicloud/ros-cdk-fc@1.9.0
+    npm pack @alicloud/ros-cdk-ots@1.11.0 @alicloud/ros-cdk-eventbridge@1.15.0 @alicloud/ros-cdk-fc@1.9.0 \
+        @alicloud/ros-cdk-ram@1.12.0
     python scripts/ros_resource_specs.py alicloud-ros-cdk-*.tgz > tests/fixtures/ros_resource_specs.json
 
 The packages (Apache-2.0, https://github.com/aliyun/Resource-Orchestration-Service-Cloud-Development-Kit) are
@@ -18,7 +19,7 @@ import tarfile
 from typing import Any
 
 USED = {"ALIYUN::OTS::Instance", "ALIYUN::OTS::Table", "ALIYUN::OTS::VpcBinder", "ALIYUN::EventBridge::Rule",
-        "ALIYUN::FC::Function"}
+        "ALIYUN::FC::Function", "ALIYUN::RAM::Role"}
 
 TYPE = re.compile(r'^(Ros\w+)\.ROS_RESOURCE_TYPE_NAME = "([^"]+)";', re.M)
 MAPPER = re.compile(r"^function (ros\w+ToRosTemplate)\(properties[^)]*\) \{(.*?)^\}", re.M | re.S)

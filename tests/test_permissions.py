@@ -176,6 +176,18 @@ def test_template_yml_gives_each_function_its_services_role():
                 assert layout.service_of(function) == name
 
 
+def test_template_yml_creates_both_roles_with_their_policies():
+    """template.yml's RAM roles are the ones s.yaml's services name, each with exactly its policy file."""
+    template = yaml.safe_load((ROOT / "template.yml").read_text(encoding="utf-8"))
+    devs = yaml.safe_load((ROOT / "s.yaml").read_text(encoding="utf-8"))
+    roles = {resource["Properties"]["RoleName"]: resource["Properties"] for resource in template["Resources"].values()
+             if resource["Type"] == "ALIYUN::RAM::Role"}
+    assert set(roles) == {devs["vars"][key]["role"].rsplit("/", 1)[1] for key in ("service", "sqlService")}
+    for name, file in ((ram.MAIN_ROLE, "ram-policy.json"), (ram.SQL_ROLE, "ram-policy-sql.json")):
+        assert [policy["PolicyDocument"] for policy in roles[name]["Policies"]] == [_policy(file)]
+        assert roles[name]["AssumeRolePolicyDocument"] == _policy("trust-policy.json")
+
+
 def test_template_yml_targets_start_precheck_in_the_main_service():
     text = (ROOT / "template.yml").read_text(encoding="utf-8")
     for function in layout.secret_functions():  # no ARN in the ROS template puts a SQL function elsewhere

@@ -1,5 +1,6 @@
 """template.yml: a plain ROS template (no Transform) of the platform resources the functions need and that
-Serverless Devs does not create: the Tablestore instance, its tables and its VPC binding, and the EventBridge
+Serverless Devs does not create: the two FC service roles (deploy/descriptors/ram.py), the Tablestore
+instance, its tables and its VPC binding, and the EventBridge
 rule on the custom bus that hands registration events to start_precheck.
 
 Why the functions are not in it (docs/DEPLOY.md, "Why two descriptors"): ROS's FC 2.0 function resource
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import spec
+from . import ram, spec
 
 
 def template(model: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +85,15 @@ def template(model: dict[str, Any]) -> dict[str, Any]:
             ],
         }],
     }}
+    # ALIYUN::RAM::Role: RoleName, AssumeRolePolicyDocument, Policies [{PolicyName, PolicyDocument}]
+    # (https://www.alibabacloud.com/help/en/ros/developer-reference/aliyun-ram-role): the roles s.yaml's two
+    # services name, each with its inline policy (deploy/ram-policy.json, deploy/ram-policy-sql.json).
+    for resource, role, policy in (("ServiceRole", ram.MAIN_ROLE, ram.ram_policy(model)),
+                                   ("SqlServiceRole", ram.SQL_ROLE, ram.sql_ram_policy(model))):
+        resources[resource] = {"Type": "ALIYUN::RAM::Role", "Properties": {
+            "RoleName": role, "Description": f"FC service {role}: least privilege (docs/DEPLOY.md, Permissions)",
+            "AssumeRolePolicyDocument": ram.TRUST_POLICY,
+            "Policies": [{"PolicyName": role, "PolicyDocument": policy}]}}
     endpoint = spec.ots_endpoint_default("${TablestoreInstance}", "${ALIYUN::Region}")
     return {
         "ROSTemplateFormatVersion": "2015-09-01",
