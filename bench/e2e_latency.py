@@ -80,7 +80,8 @@ def main() -> None:
             session.close()
 
         probe_sql()
-        e2e, probes = [], {"oss_connect": [], "control_connect": [], "sql_catalog": []}
+        e2e: list[float] = []
+        probes: dict[str, list[float]] = {"oss_connect": [], "control_connect": [], "sql_catalog": []}
         for _ in range(RUNS):  # interleaved, so drift on a shared machine hits both alike
             e2e += timed(precheck, 1)
             probes["oss_connect"] += timed(probe_oss, 1)
@@ -94,7 +95,7 @@ def main() -> None:
             "runs": RUNS,
             "median_ms": ms(e2e_median),
             "p90_ms": ms(sorted(e2e)[int(len(e2e) * 0.9) - 1]),
-            "slowest_probe": max(probe_medians, key=probe_medians.get),
+            "slowest_probe": max(probe_medians, key=lambda name: probe_medians[name]),
             "slowest_probe_median_ms": ms(slowest),
             "probe_medians_ms": {name: ms(value) for name, value in probe_medians.items()},
             "overhead_ms": ms(overhead),

@@ -31,7 +31,7 @@ def value(placeholder: Any) -> Any:
 
 def s_yaml(model: dict[str, Any]) -> dict[str, Any]:
     service = model["service"]
-    variables = {
+    variables: dict[str, Any] = {
         "region": "cn-hangzhou",
         "service": {
             "name": service,
