@@ -228,18 +228,24 @@ def _read_value_block(r: _Reader, crc: int) -> tuple[object, int]:
     return _read_variant(r, start + length, crc)
 
 
+def _expect_checksum(r: _Reader, tag: int, crc: int, missing: str) -> None:
+    """Read a cell's or row's checksum (`tag`, then one crc8 byte) and compare it with `crc`, with the service's
+    messages for a missing and for a mismatched checksum."""
+    if r.peek() != tag:
+        raise PlainBufferError(missing)
+    r.byte()
+    got = r.byte()
+    if got != crc:
+        raise PlainBufferError(f"Cell data broken, checksum is mismatch, {got}:{crc}")
+
+
 def _read_pk_cell(r: _Reader) -> tuple[str, object, int]:
     r.expect(TAG_CELL)
     name, crc = _read_name(r, 0)
     if r.peek() != TAG_CELL_VALUE:
         raise PlainBufferError(f"Cell data broken, PK value cannot be NULL, name: {name}.")
     value, crc = _read_value_block(r, crc)
-    if r.peek() != TAG_CELL_CHECKSUM:
-        raise PlainBufferError(f"Invalid Column({name}): missing checksum.")
-    r.byte()
-    got = r.byte()
-    if got != crc:
-        raise PlainBufferError(f"Cell data broken, checksum is mismatch, {got}:{crc}")
+    _expect_checksum(r, TAG_CELL_CHECKSUM, crc, f"Invalid Column({name}): missing checksum.")
     return name, value, crc
 
 
@@ -259,12 +265,7 @@ def _read_attr_cell(r: _Reader) -> tuple[Cell, int]:
         crc = crc_int64(crc, cell.timestamp)
     if cell.op is not None:
         crc = crc_int8(crc, cell.op)
-    if r.peek() != TAG_CELL_CHECKSUM:
-        raise PlainBufferError(f"Invalid Column({name}): missing checksum.")
-    r.byte()
-    got = r.byte()
-    if got != crc:
-        raise PlainBufferError(f"Cell data broken, checksum is mismatch, {got}:{crc}")
+    _expect_checksum(r, TAG_CELL_CHECKSUM, crc, f"Invalid Column({name}): missing checksum.")
     return cell, crc
 
 
@@ -286,12 +287,7 @@ def _read_row_body(r: _Reader) -> DecodedRow:
         r.byte()
         row.delete_marker = True
     row_crc = crc_int8(row_crc, 1 if row.delete_marker else 0)
-    if r.peek() != TAG_ROW_CHECKSUM:
-        raise PlainBufferError("Invalid row: missing checksum.")
-    r.byte()
-    got = r.byte()
-    if got != row_crc:
-        raise PlainBufferError(f"Cell data broken, checksum is mismatch, {got}:{row_crc}")
+    _expect_checksum(r, TAG_ROW_CHECKSUM, row_crc, "Invalid row: missing checksum.")
     return row
 
 
