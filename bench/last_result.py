@@ -86,7 +86,7 @@ def main() -> None:
                          "seed_s": round(seed_s, 1)}
     met = ratio <= 1.5
     if os.environ.get("BENCH_TABLESTORE", "1") == "1":
-        from tablestore_seed import seeded_tablestore
+        from _tablestore_seed import seeded_tablestore
 
         with seeded_tablestore(SMALL) as small_ts, seeded_tablestore(LARGE) as large_ts:
             small_times, large_times = [], []
