@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -47,3 +48,29 @@ def start_emulator(catalog: dict, workdir: Path) -> Any:
 
 def env_with(**values: str) -> dict[str, str]:
     return {**os.environ, **values}
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on, for the README's table: CPU model and count, memory, OS, Python
+    version and the date (UTC). Read from /proc on Linux; a field that cannot be read is None."""
+    from datetime import datetime, timezone
+
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal:"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except (OSError, ValueError):
+        pass
+    return {"cpu_model": model or platform.processor() or None, "cpu_count": os.cpu_count(),
+            "memory_gb": memory_gb, "os": platform.platform(), "python": platform.python_version(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
