@@ -259,12 +259,13 @@ def report(bench_out: Path, memory: dict[str, int] | None = None) -> dict[str, A
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = ["| Instances | Databases | FC / month | Tablestore CU / month | Stored at 90-day TTL | Storage / month "
-             "| Total / month |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| One precheck | FC | Tablestore (CU) | Total |", "|---:|---:|---:|---:|"]
     for databases in DATABASES:
         one = result["per_precheck"][str(databases)]
-        lines.append(f"| 1 precheck | {databases:,} | ${one['fc_usd']:.6f} | ${one['tablestore_usd']:.6f} | | "
-                     f"| ${one['total_usd']:.6f} |")
+        lines.append(f"| {databases:,} databases | ${one['fc_usd']:.6f} | ${one['tablestore_usd']:.6f} | "
+                     f"${one['total_usd']:.6f} |")
+    lines += ["", "| Instances | Databases | FC / month | Tablestore CU / month | Stored at 90-day TTL "
+              "| Storage / month | Total / month |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for fleet in FLEETS:
         for databases in DATABASES:
             m = result["monthly_nightly"][str(fleet)][str(databases)]

@@ -120,8 +120,8 @@ def test_every_price_names_its_page_and_date() -> None:
 
 
 def test_markdown_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """--markdown: one row per precheck size and per fleet x databases, then prices and assumptions."""
+    """--markdown: one precheck per database count, then a month per fleet x databases, prices, assumptions."""
     real = {**RUN_EVENTS, "invocations_per_run": {"start_precheck": 1, "check_log_space": 1, "collect_outcome": 2}}
     assert cost.main(["--bench-out", str(write_round(tmp_path, 1, real, E2E, HUGE, STORE)), "--markdown"]) == 0
     out = capsys.readouterr().out
-    assert "| 100,000 | 32,767 |" in out and "| 1 precheck | 10 |" in out and "Assumptions:" in out
+    assert "| 100,000 | 32,767 |" in out and "| 10 databases |" in out and "Assumptions:" in out
