@@ -81,10 +81,11 @@ def test_a_benchmark_that_hangs_is_stopped_and_not_met(tmp_path: Path) -> None:
     assert summary["results"]["hang"]["errors"][0]["error"].startswith("timed out")
 
 
-@pytest.mark.parametrize("argv", [["--rounds", "0"], ["no_such_bench"]])
+@pytest.mark.parametrize("argv", [["--rounds", "0"], ["no_such_bench"], ["--timeout-s", "0"],
+                                  ["--timeout-s", "soon"]])
 def test_bad_arguments_are_refused_clearly(bench_dir: Path, argv: list[str],
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    """An unknown name or a round count below 1: a usage error (exit 2), no traceback, nothing run."""
+    """An unknown name, a round count below 1, a bad time limit: a usage error (exit 2), no traceback."""
     with pytest.raises(SystemExit) as stopped:
         _runner.main(["--bench-dir", str(bench_dir), *argv])
     assert stopped.value.code == 2
