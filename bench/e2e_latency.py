@@ -31,7 +31,8 @@ The two shapes and their baselines are measured in turn within each round, so dr
 
 Also printed, for the cost script: each item's median `duration_ms` from the outcomes stored by each shape
 (`item_duration_ms`), and for the Tablestore shape the store calls one precheck makes, by method, with the
-time they took, and its critical path in segments (`tablestore.profile`, from three runs outside the timed ones).
+time they took (`tablestore.profile`, from three runs outside the timed ones); for each shape, the critical
+path in segments (`critical_path_ms`: start, hop, check, hop, collect, read; see `critical_path`).
 """
 
 from __future__ import annotations
@@ -121,13 +122,15 @@ def main() -> None:
     from precheck.testing import Listener
 
     oss, control = Listener(backlog=1024), Listener(backlog=1024)  # the kernel completes handshakes
+    spans: list[Span] = []  # each function's start and end in the current precheck, for its critical path
+    functions = recorded_functions(local.DEFAULT, spans)
     try:
         with ExitStack() as stack:
             shapes: dict[str, Deps] = {
                 "sqlite": Deps(store=SqliteResultStore(work / "precheck.db"),
-                               invoker=InProcessInvoker(local.DEFAULT, destination_of), grace_s=2.0),
+                               invoker=InProcessInvoker(functions, destination_of), grace_s=2.0),
                 "tablestore": Deps(store=tablestore_store(stack),
-                                   invoker=InProcessInvoker(local.DEFAULT, destination_of, hop_s=HOP_S),
+                                   invoker=InProcessInvoker(functions, destination_of, hop_s=HOP_S),
                                    grace_s=2.0),
             }
             instance = {"instance_id": "bench", "region": "cn-hangzhou", "server": f"127.0.0.1,{emulator.port}",
@@ -139,29 +142,31 @@ def main() -> None:
             last = ApiRequest.build("GET", "/instances/bench/prechecks/latest",
                                     {"instance_id": "bench"}).to_bytes()
             durations: dict[str, defaultdict[str, list[int]]] = {name: defaultdict(list) for name in shapes}
+            paths: dict[str, list[dict[str, float]]] = {name: [] for name in shapes}
 
             def drain(deps: Deps) -> None:
                 assert deps.invoker.drain(30), "the precheck did not end within 30 s"  # type: ignore[attr-defined]
 
             for deps in shapes.values():  # warm-up: imports, pyodbc's first-connection queries, the SDK's client
                 wiring.use(deps)
-                local.call("start_precheck", register)
+                functions.call("start_precheck", register)
                 drain(deps)
 
-            def precheck(name: str, record: bool = True, local_call: Any = local.call) -> tuple[float, float]:
-                """One precheck of that shape; when the last read began and ended (for the profile)."""
+            def precheck(name: str, record: bool = True) -> None:
+                """One precheck of that shape, through the same handlers as FC's."""
                 deps = shapes[name]
                 wiring.use(deps)
-                answer = json.loads(local_call("start_precheck", start))
+                spans.clear()
+                began = time.perf_counter()
+                answer = json.loads(functions.call("start_precheck", start))
                 assert answer["statusCode"] == 202, answer
                 drain(deps)
-                reading = time.perf_counter()
-                view = json.loads(json.loads(local_call("get_last_result", last))["body"])
-                read = (reading, time.perf_counter())
+                view = json.loads(json.loads(functions.call("get_last_result", last))["body"])
                 assert view["status"] != "RUNNING" and view["progress"] == 100, view
-                for item in view["items"] if record else ():
-                    durations[name][item["item"]].append(item["duration_ms"])
-                return read
+                if record:
+                    for item in view["items"]:
+                        durations[name][item["item"]].append(item["duration_ms"])
+                    paths[name].append(critical_path(spans, began))
 
             network = SocketNetworkProbe()
             sql = PyodbcConnector()
@@ -210,6 +215,8 @@ def main() -> None:
         slowest = max(probe_medians.values())
         figures = {name: shape_figures(e2e[name], alone[name], slowest, durations[name],
                                        HOP_S if name == "tablestore" else 0.0) for name in shapes}
+        for name in shapes:
+            figures[name]["critical_path_ms"] = path_figures(paths[name])
         figures["tablestore"]["profile"] = profile
         emit("e2e_latency", {
             "runs": RUNS,
@@ -256,17 +263,30 @@ def shape_figures(e2e: list[float], alone: list[float], slowest: float, duration
 
 
 def store_profile(deps: Any, precheck: Any) -> dict[str, Any]:
-    """Three more prechecks of the cloud's shape, outside the timed ones, with the store counted and timed and
-    each function's start and end recorded: the store calls by method (the time summed over threads, so it
-    can exceed the run's), and the critical path in segments, each a median over the three, in ms:
-    `start` (start_precheck's handler), `hop_to_check` (its end to the start of the check that ends last),
-    `check` (that check), `hop_to_collect` (its end to the start of its collector), `collect` (that collector),
-    `to_complete` (the latest collector's end to the run complete: drained; the read is not in it) and `read`."""
-    from precheck import local
-    from precheck.adapters.inprocess_invoker import InProcessInvoker
-    from precheck.layout import destination_of
+    """Three more prechecks of the cloud's shape, outside the timed ones, with the store counted and timed:
+    the calls one precheck makes, by method, and the time spent in them (summed over threads, so it can
+    exceed the run's own)."""
+    real = deps._store
+    profiled = Profiled(real)
+    deps._store = profiled
+    runs = 3
+    try:
+        for _ in range(runs):
+            precheck("tablestore", False)
+    finally:
+        deps._store = real
+    return {"store_calls_per_run": sum(profiled.calls.values()) / runs,
+            "calls_per_run": {name: count / runs for name, count in sorted(profiled.calls.items())},
+            "ms_per_run_by_method": {name: ms(value / runs) for name, value in sorted(profiled.seconds.items())}}
 
-    spans: list[tuple[str, str, float, float]] = []  # function, what it was given (item), start, end
+
+#: a function's invocation: its name, its item (checks, and collect_outcome: the item of the result), start, end
+Span = tuple[str, str, float, float]
+
+
+def recorded_functions(functions: Any, spans: list[Span]) -> Any:
+    """`functions`' handlers, each recording its span in `spans` (two clock reads per invocation)."""
+    from precheck import local
 
     def recorded(name: str, handler: Any) -> Any:
         def run(event: bytes, context: Any) -> Any:
@@ -277,30 +297,10 @@ def store_profile(deps: Any, precheck: Any) -> dict[str, Any]:
                 spans.append((name, item_of(name, event), started, time.perf_counter()))
         return run
 
-    functions = local.Functions.of({name: recorded(name, local.DEFAULT.load(name)) for name in local.DEFAULT.names()})
-    real_invoker, real_store = deps._invoker, deps._store
-    profiled = Profiled(real_store)
-    deps._store = profiled
-    deps._invoker = InProcessInvoker(functions, destination_of, hop_s=real_invoker.hop_s)
-    segments: defaultdict[str, list[float]] = defaultdict(list)
-    runs = 3
-    try:
-        for _ in range(runs):
-            spans.clear()
-            began = time.perf_counter()
-            read = precheck("tablestore", False, local_call=functions.call)
-            for name, value in critical_path(spans, began, read).items():
-                segments[name].append(value)
-    finally:
-        deps._store, deps._invoker = real_store, real_invoker
-    return {"store_calls_per_run": sum(profiled.calls.values()) / runs,
-            "calls_per_run": {name: count / runs for name, count in sorted(profiled.calls.items())},
-            "ms_per_run_by_method": {name: ms(value / runs) for name, value in sorted(profiled.seconds.items())},
-            "critical_path_ms": {name: ms(median(values)) for name, values in segments.items()}}
+    return local.Functions.of({name: recorded(name, functions.load(name)) for name in functions.names()})
 
 
 def item_of(function: str, event: bytes) -> str:
-    """The item a check is given, or (collect_outcome) the item of the check whose result it is given."""
     if function.startswith("check_"):
         return str(json.loads(event)["item"])
     if function == "collect_outcome":
@@ -308,15 +308,26 @@ def item_of(function: str, event: bytes) -> str:
     return ""
 
 
-def critical_path(spans: list[tuple[str, str, float, float]], began: float, read: tuple[float, float]) -> dict:
-    """The segments of one run's critical path (see `store_profile`), in seconds."""
+def critical_path(spans: list[Span], began: float) -> dict[str, float]:
+    """One precheck's critical path, in seconds: `start` (start_precheck's handler), `hop_to_check` (its end to
+    the start of the check whose collector ends last), `check` (that check), `hop_to_collect` (its end to the
+    start of its collector), `collect` (that collector), `to_read` (its end to the start of the last read: the
+    drain noticing), `read` (get_last_result); `other` is what the run took beyond them (before the start)."""
     start = next(span for span in spans if span[0] == "start_precheck")
-    collects = sorted((span for span in spans if span[0] == "collect_outcome"), key=lambda span: span[3])
-    last_collect = collects[-1]
+    last_collect = max((span for span in spans if span[0] == "collect_outcome"), key=lambda span: span[3])
     check = next(span for span in spans if span[0].startswith("check_") and span[1] == last_collect[1])
-    return {"start": start[3] - start[2], "hop_to_check": check[2] - start[3], "check": check[3] - check[2],
+    read = [span for span in spans if span[0] == "get_last_result"][-1]
+    path = {"start": start[3] - start[2], "hop_to_check": check[2] - start[3], "check": check[3] - check[2],
             "hop_to_collect": last_collect[2] - check[3], "collect": last_collect[3] - last_collect[2],
-            "to_complete": read[0] - last_collect[3], "read": read[1] - read[0], "total": read[1] - began}
+            "to_read": read[2] - last_collect[3], "read": read[3] - read[2]}
+    return {**path, "other": read[3] - began - sum(path.values()), "total": read[3] - began}
+
+
+def path_figures(paths: list[dict[str, float]]) -> dict[str, Any]:
+    """The critical path of the run of median total (its segments add up to it), and each segment's median."""
+    median_run = sorted(paths, key=lambda path: path["total"])[len(paths) // 2]
+    return {"median_run": {name: ms(value) for name, value in median_run.items()},
+            "segment_medians": {name: ms(median([path[name] for path in paths])) for name in median_run}}
 
 
 if __name__ == "__main__":
