@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,12 +36,16 @@ def discover(bench_dir: Path) -> list[str]:
 
 def run_one(script: Path, timeout_s: float) -> dict[str, Any]:
     """Run one benchmark; its JSON object, or {"met": False, "error": ..., "stderr_tail": ...} when it failed."""
-    try:
-        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=timeout_s,
-                              cwd=ROOT, check=False)
-    except subprocess.TimeoutExpired as expired:
-        tail = expired.stderr.decode(errors="replace") if isinstance(expired.stderr, bytes) else expired.stderr
-        return {"met": False, "error": f"timed out after {timeout_s:g} s", "stderr_tail": (tail or "")[-STDERR_TAIL:]}
+    # its own process group, so a benchmark stopped for its time takes its emulators and children with it
+    with subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT, start_new_session=True) as child:
+        try:
+            stdout, stderr = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            stdout, stderr = child.communicate()
+            return {"met": False, "error": f"timed out after {timeout_s:g} s", "stderr_tail": stderr[-STDERR_TAIL:]}
+    done = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
     tail = done.stderr[-STDERR_TAIL:]
     if done.returncode != 0:
         return {"met": False, "error": f"exit status {done.returncode}", "stderr_tail": tail}

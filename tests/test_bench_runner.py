@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,13 +73,20 @@ def test_main_exits_0_only_when_every_target_held(bench_dir: Path, tmp_path: Pat
 
 
 def test_a_benchmark_that_hangs_is_stopped_and_not_met(tmp_path: Path) -> None:
-    """The bounded wait: a benchmark past its time is ended and counts as not met."""
+    """The bounded wait: a benchmark past its time is ended, with the processes it started, and is not met."""
     folder = tmp_path / "b"
     folder.mkdir()
-    (folder / "hang.py").write_text("import time\ntime.sleep(30)\n", encoding="utf-8")
-    summary = _runner.run(["hang"], 1, folder, tmp_path / "o", timeout_s=0.5)
+    marker = tmp_path / "grandchild-alive"
+    grandchild = tmp_path / "grandchild.py"  # outlives its parent unless the runner stops the whole group
+    grandchild.write_text(f"import time\ntime.sleep(3)\nopen({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    (folder / "hang.py").write_text("import subprocess, sys, time\n"
+                                    f"subprocess.Popen([sys.executable, {str(grandchild)!r}])\n"
+                                    "time.sleep(30)\n", encoding="utf-8")
+    summary = _runner.run(["hang"], 1, folder, tmp_path / "o", timeout_s=1.0)
     assert summary["results"]["hang"]["held"] is False
     assert summary["results"]["hang"]["errors"][0]["error"].startswith("timed out")
+    time.sleep(3)
+    assert not marker.exists()  # the benchmark's own children were stopped with it
 
 
 @pytest.mark.parametrize("argv", [["--rounds", "0"], ["no_such_bench"], ["--timeout-s", "0"],
