@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -288,7 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table instead of JSON")
     args = parser.parse_args(argv)
     result = report(args.bench_out)
-    print(markdown(result) if args.markdown else json.dumps(result, indent=1, ensure_ascii=False))
+    try:
+        print(markdown(result) if args.markdown else json.dumps(result, indent=1, ensure_ascii=False))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the interpreter flushes it at exit)
     return 0
 
 
