@@ -134,7 +134,10 @@ def child(function: str, side: str, event: bytes, env: dict[str, str]) -> dict[s
     return result
 
 
-def main() -> None:
+@contextlib.contextmanager
+def cloud() -> Iterator[tuple[Seeder, dict[str, str]]]:
+    """The Tablestore emulator with the product's tables, the fake FC endpoint, a seeder and the children's
+    environment (the cloud configuration: PRECHECK_STORE tablestore, PRECHECK_INVOKER fc)."""
     from precheck.adapters.credentials import Credentials
     from precheck.adapters.tablestore import Connection, TableNames, TablestoreResultStore, create_tables
     from tablestore_emulator import TablestoreEmulator
@@ -144,13 +147,18 @@ def main() -> None:
         client = Connection(emu.endpoint, INSTANCE, 5.0).client(Credentials(KEY_ID, SECRET))
         tables = TableNames()
         create_tables(client, tables)
-        seeder = Seeder(TablestoreResultStore(client, tables))
         env = {key: value for key, value in os.environ.items() if not key.startswith("PRECHECK_")}
         env.update({"PRECHECK_STORE": f"tablestore:{INSTANCE}?endpoint={emu.endpoint}", "PRECHECK_INVOKER": "fc",
                     "PRECHECK_FC_ENDPOINT": fc_endpoint, "PRECHECK_FC_SERVICE": "precheck",
                     "PRECHECK_EVENTS": "off", "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
                     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET, "PYTHONDONTWRITEBYTECODE": "1"})
-        figures: dict[str, Any] = {}
+        env.pop("ALIBABA_CLOUD_SECURITY_TOKEN", None)
+        yield Seeder(TablestoreResultStore(client, tables)), env
+
+
+def main() -> None:
+    figures: dict[str, Any] = {}
+    with cloud() as (seeder, env):
         for function in FUNCTIONS:
             sides: dict[str, list[dict[str, Any]]] = {"today": [], "now": []}
             for run in range(REPEAT):
@@ -165,7 +173,7 @@ def main() -> None:
                 "now_import_ms": round(median([each["import_seconds"] for each in sides["now"]]) * 1000, 1),
                 "now_loaded": sorted({name for each in sides["now"] for name in each["loaded"]}),
                 "today_loaded": sorted({name for each in sides["today"] for name in each["loaded"]})}
-        figures["fc_invocations"] = FakeFc.invocations
+    figures["fc_invocations"] = FakeFc.invocations
     met = all(figures[name]["ratio"] <= TARGET for name in TARGETED)
     emit("api_cold_start", {**figures, "repeat": REPEAT, "target_ratio": TARGET, "targeted": list(TARGETED),
                             "met": met})

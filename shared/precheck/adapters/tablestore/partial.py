@@ -55,10 +55,10 @@ PACKAGE_NAMES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
 )
 
 #: every `ots.<name>` the adapter (precheck.adapters.tablestore) uses; tests/test_partial_sdk.py keeps it whole
-ADAPTER_NAMES = ("BatchGetRowRequest", "CapacityUnit", "ComparatorType", "Condition", "Direction", "INF_MAX",
-                 "INF_MIN", "OTSClient", "OTSClientError", "OTSServiceError", "ReservedThroughput", "Row",
-                 "RowExistenceExpectation", "SingleColumnCondition", "TableInBatchGetRowItem", "TableMeta",
-                 "TableOptions", "retry")
+ADAPTER_NAMES = ("BatchGetRowRequest", "CapacityUnit", "ComparatorType", "CompositeColumnCondition", "Condition",
+                 "Direction", "INF_MAX", "INF_MIN", "LogicalOperator", "OTSClient", "OTSClientError",
+                 "OTSServiceError", "ReservedThroughput", "Row", "RowExistenceExpectation", "SingleColumnCondition",
+                 "TableInBatchGetRowItem", "TableMeta", "TableOptions", "retry")
 
 
 class PartialSdkError(RuntimeError):
