@@ -5,6 +5,7 @@ imports none of them."""
 from __future__ import annotations
 
 import errno
+import weakref
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class Session:
         self.deps: Deps = wiring.build(self.settings)
         self.functions: Functions = wiring.functions(self.settings)
         wiring.use(self.deps)
+        _opened.add(self)
 
     def check_store(self) -> None:
         """Open the result store and read from it once, so a wrong PRECHECK_STORE, missing credentials or an
@@ -82,6 +84,15 @@ class Session:
     def drain(self, timeout: float) -> bool:
         drain = getattr(self.deps.invoker, "drain", None)
         return True if drain is None else bool(drain(timeout))
+
+
+#: the sessions this process opened (weakly: a test's sessions go when it ends), for `invokers_idle`
+_opened: weakref.WeakSet[Session] = weakref.WeakSet()
+
+
+def invokers_idle() -> bool:
+    """Whether no session's invoker has an invocation (or its destination) still running."""
+    return all(opened.drain(0) for opened in list(_opened))
 
 
 def load_settings() -> Settings:
