@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from precheck import commands, handling, runner, wiring
+from precheck import eventjson, handling, runner, wiring
 from precheck.checks import database_names
 
 
 @handling.answers_errors
 def handler(event: bytes, context: Any) -> str:
-    request = commands.parse_check_request(event, database_names.ITEM.name)
+    request = eventjson.parse_check_request(event, database_names.ITEM.name)
     outcome = runner.run_check(database_names.ITEM, request, wiring.probes(context))
     return outcome.model_dump_json()

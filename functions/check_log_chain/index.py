@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from precheck import commands, handling, runner, wiring
+from precheck import eventjson, handling, runner, wiring
 from precheck.checks import log_chain
 
 
 @handling.answers_errors
 def handler(event: bytes, context: Any) -> str:
-    request = commands.parse_check_request(event, log_chain.ITEM.name)
+    request = eventjson.parse_check_request(event, log_chain.ITEM.name)
     outcome = runner.run_check(log_chain.ITEM, request, wiring.probes(context))
     return outcome.model_dump_json()

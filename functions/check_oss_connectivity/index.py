@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from precheck import commands, handling, runner, wiring
+from precheck import eventjson, handling, runner, wiring
 from precheck.checks import oss_connectivity
 
 
 @handling.answers_errors
 def handler(event: bytes, context: Any) -> str:
-    request = commands.parse_check_request(event, oss_connectivity.ITEM.name)
+    request = eventjson.parse_check_request(event, oss_connectivity.ITEM.name)
     outcome = runner.run_check(oss_connectivity.ITEM, request, wiring.probes(context))
     return outcome.model_dump_json()

@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from precheck import commands, handling, runner, wiring
+from precheck import eventjson, handling, runner, wiring
 from precheck.checks import server_version
 
 
 @handling.answers_errors
 def handler(event: bytes, context: Any) -> str:
-    request = commands.parse_check_request(event, server_version.ITEM.name)
+    request = eventjson.parse_check_request(event, server_version.ITEM.name)
     outcome = runner.run_check(server_version.ITEM, request, wiring.probes(context))
     return outcome.model_dump_json()

@@ -24,6 +24,7 @@ from .envelopes import (
     load_json,
     parse_model,
 )
+from .eventjson import parse_check_request  # noqa: F401 (the check functions' own, used by parse_delivery too)
 from .models import INSTANCE_ID_PATTERN, MAX_OUTCOME_BYTES, CheckRequest, Instance, Model, Outcome
 
 # --- start_precheck -------------------------------------------------------------------------------------
@@ -197,13 +198,6 @@ def parse_last_result(raw: bytes | str | dict) -> str:
 
 
 # --- check functions and the collector ----------------------------------------------------------------------
-
-
-def parse_check_request(raw: bytes | str | dict, item: str | None = None) -> CheckRequest:
-    request: CheckRequest = parse_model(CheckRequest, load_json(raw, "check request"), "check request")
-    if item is not None and request.item != item:
-        raise BadEvent(f"this function checks {item!r}, not {request.item[:64]!r}")
-    return request
 
 
 class FunctionFailure(Model):

@@ -11,142 +11,23 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from .eventjson import (  # noqa: F401 (re-exported: the events' JSON rules are part of this module's interface)
+    MAX_BODY_BYTES,
+    MAX_EVENT_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_JSON_INT,
+    BadEvent,
+    check_json_value,
+    describe_validation,
+    load_json,
+    parse_model,
+)
 from .models import Model
-
-MAX_BODY_BYTES = 1024 * 1024
-MAX_EVENT_BYTES = 6 * 1024 * 1024  # FC's own limit for a synchronous event; anything larger is not ours
-
-
-class BadEvent(Exception):
-    """A client error: the event or request cannot be used. `status` is the HTTP status to answer."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
-def describe_validation(error: ValidationError) -> str:
-    """The fields that failed and the rule each broke, never a value: pydantic's own messages state rules;
-    our validators' messages are written without values, and any quoted text that is part of the value
-    (a validator of another library) is cut out all the same."""
-    parts = []
-    details = error.errors(include_url=False)
-    for detail in details[:5]:
-        where = ".".join(_location(part) for part in detail["loc"]) or "body"
-        parts.append(f"{where}: {_without_input(detail['msg'], detail.get('input'))}")
-    more = len(details) - 5
-    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-
-def _location(part: Any) -> str:
-    """A field name as it may be shown: an unknown key of the caller's is a value too."""
-    text = str(part)
-    return text if re.fullmatch(r"[A-Za-z0-9_]{1,64}", text) else "(a field)"
-
-
-def _without_input(message: str, value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str) if value is not None else ""
-    if len(text) >= 4 and text in message:
-        message = message.replace(text, "(value not shown)")
-    return _QUOTED.sub(lambda found: "(value not shown)" if len(found[0]) > 5 and found[0][1:-1] in text
-                       else found[0], message)
-
-
-def parse_model(model: type[BaseModel], data: Any, what: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise BadEvent(f"invalid {what}: {describe_validation(error)}") from None
-
-
-#: Deepest nesting of arrays and objects an event may have: ours are 4 deep; 1,000 levels would exhaust the
-#: recursion of the JSON decoder and of validation.
-MAX_JSON_DEPTH = 32
-#: Integers beyond a signed 64-bit value fit neither a store's integer nor a float exactly.
-MAX_JSON_INT = 2**63 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a number JSON allows (non-finite numbers are refused)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise _Refused("a number is too large for a float (non-finite numbers are refused)")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    value = int(text) if len(text) <= 20 else None  # 20: a sign and 19 digits; longer cannot be in range
-    if value is None or abs(value) > MAX_JSON_INT:
-        raise _Refused("an integer is out of range (|n| < 2^63)")
-    return value
-
-
-class _Refused(ValueError):
-    """A JSON text that parses but holds what no event of ours may carry."""
-
-
-def check_json_value(value: Any, what: str = "event") -> Any:
-    """`value` (parsed JSON, or a dict handed in as is) if its nesting, numbers and strings are acceptable:
-    at most MAX_JSON_DEPTH levels, finite numbers in range, text without lone UTF-16 surrogates (which no
-    UTF-8 store can hold); BadEvent otherwise. Iterative: a deep value cannot exhaust the stack here."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                raise BadEvent(f"{what} holds text that is not valid Unicode (a lone UTF-16 surrogate)")
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                raise BadEvent(f"{what} holds a number that is not finite (NaN or Infinity)")
-        elif isinstance(item, int):
-            if abs(item) > MAX_JSON_INT:
-                raise BadEvent(f"{what} holds an integer out of range (|n| < 2^63)")
-        elif isinstance(item, (dict, list, tuple)):
-            if depth > MAX_JSON_DEPTH:
-                raise BadEvent(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
-            if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                stack.extend((child, depth + 1) for child in item.values())
-            else:
-                stack.extend((child, depth + 1) for child in item)
-    return value
-
-
-def load_json(raw: bytes | str | dict, what: str = "event", limit: int = MAX_EVENT_BYTES) -> Any:
-    """Parse an event or body strictly (see `check_json_value`); every problem is a BadEvent naming it,
-    never the value."""
-    if isinstance(raw, dict):
-        return check_json_value(raw, what)
-    if isinstance(raw, (bytes, bytearray, str)) and len(raw) > limit:
-        raise BadEvent(f"{what} is larger than {limit} bytes", status=413)
-    try:
-        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float,
-                           parse_int=_bounded_int)
-    except _Refused as error:
-        raise BadEvent(f"{what} is not acceptable JSON: {error}") from None
-    except RecursionError:
-        raise BadEvent(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
-    except (ValueError, TypeError, UnicodeDecodeError) as error:
-        where = getattr(error, "pos", "?")
-        raise BadEvent(f"{what} is not valid JSON: {error.__class__.__name__} at {where}") from None
-    return check_json_value(value, what)
 
 
 class Envelope(Model):

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import logs
-from .answers import answer_error, is_api_event
-from .envelopes import BadEvent
+from .eventjson import BadEvent
 from .ports import NotFound, StoreError
 from .settings import Settings, SettingsError
 
@@ -43,15 +42,21 @@ def answers_errors(handler: Handler) -> Handler:
             try:
                 return handler(event, context)
             except BadEvent as error:
+                from .answers import answer_error  # the answers' models: imported by the answers that use them
+
                 invocation["status"] = "rejected"
                 log.warning("%s: rejected event: %s", handler.__module__, error.message)
                 return answer_error(event, error.status, error.message)
             except NotFound as error:
+                from .answers import answer_error
+
                 invocation["status"] = "not_found"
                 return answer_error(event, 404, str(error))
             except StoreError as error:
                 log.error("%s: store failed: %s", handler.__module__, error.message,
                           extra={"error_class": type(error).__name__})
+                from .answers import answer_error, is_api_event
+
                 if is_api_event(event):
                     invocation["status"] = "unavailable"
                     status, message = STORE_ANSWERS.get(error.kind, UNAVAILABLE)

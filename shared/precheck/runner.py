@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,6 +84,8 @@ def _run_with_limit(item: CheckItem, ctx: CheckContext) -> Verdict:
             box.append(Verdict(ItemStatus.ERROR, error.message, details={"reason": error.kind}))
         except Exception as error:  # a bug in a check must still produce an outcome
             # where it crashed, not what it said: a driver's message can quote its connection string (password)
+            import traceback  # only a crash needs it (cold start)
+
             frames = traceback.extract_tb(error.__traceback__)
             log.error("check %s crashed: %s at %s", item.name, type(error).__name__,
                       " <- ".join(f"{Path(frame.filename).name}:{frame.lineno}" for frame in reversed(frames[-6:])))

@@ -1,0 +1,82 @@
+"""The check functions' own path: a check request parsed strictly (precheck.eventjson) without the trigger
+envelopes, the route table or the API's answers, and every bad request still answered with a clear error."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from precheck.checks import all_items
+from precheck.deps import Deps
+from precheck.envelopes import BadEvent as EnvelopesBadEvent
+from precheck.eventjson import BadEvent, parse_check_request
+from precheck.testing import Client
+from tests.fakes import Clock, RecordingInvoker
+from tests.helpers import closed_port, load_event
+
+ROOT = Path(__file__).resolve().parents[1]
+FUNCTIONS = [item.function_name for item in all_items()]
+
+
+def _request(**instance: object) -> dict:
+    request = load_event("check_request")
+    request["instance"].update(instance)
+    return request
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b"\xff\xfe not json", "check request is not valid JSON"),
+    (b"[]", "invalid check request"),
+    (json.dumps({"run_id": "r", "item": "recovery_mode", "deadline": 1.0}).encode(), "instance: Field required"),
+    (json.dumps(_request(item_timeout_s="soon")).encode(), "instance.item_timeout_s"),
+    (json.dumps(_request(settings={"log_chain_days": 0})).encode(), "instance.settings.log_chain_days"),
+    (json.dumps(_request(server="tcp:")).encode(), "instance.server"),
+    (b'{"run_id": "r", "deadline": NaN}', "non-finite numbers are refused"),
+])
+def test_a_malformed_check_request_is_answered_with_the_problem_named(store, raw, words):
+    """Every check function answers a bad request with a 400 error naming the problem, never a traceback."""
+    with Client(Deps(store=store, invoker=RecordingInvoker(), clock=Clock())) as client:
+        for function in FUNCTIONS:
+            answer = client.invoke(function, raw)
+            assert answer["status"] == 400 and words in answer["error"], (function, answer)
+
+
+def test_a_rejected_check_request_never_echoes_its_values():
+    """The message names the field that failed, not what it held (a value could be a secret)."""
+    with pytest.raises(BadEvent) as caught:
+        parse_check_request(json.dumps(_request(user="Hunter2-Secret" * 20)))
+    assert "instance.user" in caught.value.message and "Hunter2" not in caught.value.message
+
+
+def test_the_envelopes_module_still_offers_the_same_bad_event():
+    """Code that catches envelopes.BadEvent catches what the check path raises: one class, re-exported."""
+    assert EnvelopesBadEvent is BadEvent
+
+
+def test_a_check_function_loads_neither_the_envelopes_nor_the_routes_nor_the_api_answers():
+    """In a fresh interpreter a check function's first call (and a rejected request after it) leaves the
+    trigger envelopes, the commands, the route table and the API's answers unloaded until an error needs them."""
+    request = _request(server=f"127.0.0.1,{closed_port()}")
+    code = (
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('index', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "outcome = json.loads(module.handler(sys.argv[2].encode(), None))\n"
+        "heavy = ['precheck.commands', 'precheck.envelopes', 'precheck.layout', 'precheck.answers']\n"
+        "loaded = [name for name in heavy if name in sys.modules]\n"
+        "rejected = json.loads(module.handler(b'{}', None))\n"
+        "print(json.dumps({'status': outcome['status'], 'loaded': loaded, 'rejected': rejected}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "functions" / "check_recovery_mode" / "index.py"),
+                          json.dumps(request)], capture_output=True, text=True, timeout=60, check=True,
+                         env={**os.environ, "SQL_PASSWORD_ERP_PROD": "pw"})
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["status"] == "ERROR"  # the closed port: an outcome, so the request itself was accepted
+    assert seen["loaded"] == []
+    assert seen["rejected"]["status"] == 400 and "invalid check request" in seen["rejected"]["error"]
