@@ -68,3 +68,11 @@ def test_a_run_past_its_deadline_is_not_waited_for(sleeps):
     session.view["deadline"] = time.time() - 5
     view = cli_check.follow(session, [dict(session.view)], live=False, poll_s=0.2)[0]
     assert view["status"] == "RUNNING" and sleeps == []
+
+
+def test_a_run_read_after_the_invoker_ended_is_read_once(sleeps):
+    # the run as started is RUNNING with every item PENDING: nothing to read before the first wait, and what
+    # is read once the invoker has nothing running is final
+    session = FakeSession(finish_after=1)
+    view = cli_check.follow(session, [dict(session.view)], live=False, poll_s=0.2)[0]
+    assert view["status"] == "PASSED" and session.reads == 1 and len(session.drains) == 1

@@ -165,27 +165,27 @@ def follow(opened: Any, runs: list[dict[str, Any]], live: bool, poll_s: float = 
     """Wait for the runs (executed by the in-process invoker) to finish or pass their deadline, showing each
     item's status live when `live`; the runs' final views.
 
-    Between two reads of the store it waits on the invoker (`drain`), not on a clock: the moment the last
-    invocation (an item, its collection) ends, the runs are read again, so the command ends when its run
-    does, not up to `poll_s` later. A wait the invoker ends early with nothing running (a run waiting for
-    something not yet due, such as its deadline's finalizer) is completed by sleeping the rest of `poll_s`,
-    so the store is never read more often than every `poll_s` while nothing happens."""
-    views = list(runs)
+    It waits on the invoker (`drain`), not on a clock, and reads the store after each wait: the moment the
+    last invocation (an item, its collection) ends, the runs are read, so the command ends when its run does,
+    not up to `poll_s` later. Runs read once nothing runs in the invoker are final: they are not read again.
+    A wait the invoker ends early with nothing running (a run waiting for something not yet due, such as its
+    deadline's finalizer) is completed by sleeping the rest of `poll_s`, so the store is never read more
+    often than every `poll_s`, whether work runs or not."""
+    views = list(runs)  # as started: RUNNING, every item PENDING (nothing to read before the first wait)
     deadline = max(run["deadline"] for run in runs) + 1.0
     display = _Display(views) if live else None
     try:
-        while True:
+        while any(view["status"] == "RUNNING" for view in views) and time.time() <= deadline:
+            began = time.monotonic()
+            idle = opened.drain(min(poll_s, max(0.0, deadline - time.time())))
             views = [_fetch(opened, view) if view["status"] == "RUNNING" else view for view in views]
             if display:
                 display.update(views)
-            if all(view["status"] != "RUNNING" for view in views) or time.time() > deadline:
+            if all(view["status"] != "RUNNING" for view in views):
+                if idle:
+                    return views  # read after the invoker's last work ended: final
                 break
-            began = time.monotonic()
-            if opened.drain(min(poll_s, max(0.0, deadline - time.time()))):
-                # nothing runs in the invoker: read once more (the run may have just ended), then wait
-                views = [_fetch(opened, view) if view["status"] == "RUNNING" else view for view in views]
-                if all(view["status"] != "RUNNING" for view in views):
-                    break
+            if idle:
                 time.sleep(max(0.0, poll_s - (time.monotonic() - began)))
     finally:
         if display:
