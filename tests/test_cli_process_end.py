@@ -77,3 +77,12 @@ def test_another_thread_still_alive_is_joined_as_usual(ending):
         stop.set()
         worker.join()
     assert ending == []
+
+
+def test_only_junit_loads_the_xml_library():
+    code = ("import sys; from precheck.exports import export; export([], 'json'); export([], 'csv'); "
+            "print('xml.etree.ElementTree' in sys.modules); export([], 'junit'); "
+            "print('xml.etree.ElementTree' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
