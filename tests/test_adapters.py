@@ -215,3 +215,11 @@ def test_env_secret_resolver_reads_the_named_variable_only():
         resolver.resolve("env:SQL_OTHER")
     with pytest.raises(SecretError, match="unsupported"):
         resolver.resolve("vault:x")
+
+
+def test_a_host_label_longer_than_dns_allows_is_a_dns_failure_at_once():
+    """A name with a 64-character label is refused by the resolver as a DNS failure, not reported as a timeout
+    after the whole time limit (the IDNA codec used to raise it inside the resolving thread)."""
+    with pytest.raises(ProbeError) as caught:
+        SocketNetworkProbe().connect(Endpoint(host="a" * 64 + ".invalid", port=443), timeout=3.0)
+    assert caught.value.kind == "dns"  # it was "timeout": the codec's error died with the resolving thread

@@ -27,7 +27,7 @@ from .eventjson import (  # noqa: F401 (re-exported: the events' JSON rules are 
     load_json,
     parse_model,
 )
-from .models import Model
+from .models import Model, new_dict
 
 
 class Envelope(Model):
@@ -46,9 +46,9 @@ class ApiRequest(Envelope):
 
     path: str
     httpMethod: str
-    headers: dict[str, Any] = Field(default_factory=dict)
-    queryParameters: dict[str, Any] = Field(default_factory=dict)
-    pathParameters: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, Any] = Field(default_factory=new_dict)
+    queryParameters: dict[str, Any] = Field(default_factory=new_dict)
+    pathParameters: dict[str, Any] = Field(default_factory=new_dict)
     body: str | None = None
     isBase64Encoded: bool = False
 
@@ -115,7 +115,7 @@ class ApiResponse(Envelope):
 
     isBase64Encoded: bool = False
     statusCode: int
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=new_dict)
     body: str = ""
 
     def json_body(self) -> Any:
@@ -182,6 +182,10 @@ class DestinationResponseContext(Model):
         return "" if value is None else value
 
 
+def _response_context() -> DestinationResponseContext:
+    return DestinationResponseContext()
+
+
 class DestinationEvent(Envelope):
     """What FC delivers to an onSuccess/onFailure destination after an async invocation."""
 
@@ -190,7 +194,7 @@ class DestinationEvent(Envelope):
     timestamp: int | float | str | None = None
     requestContext: DestinationRequestContext
     requestPayload: str
-    responseContext: DestinationResponseContext = Field(default_factory=DestinationResponseContext)
+    responseContext: DestinationResponseContext = Field(default_factory=_response_context)
     responsePayload: str | None = None
 
     @classmethod

@@ -30,6 +30,21 @@ ASSISTANT_ITEM_TIMEOUT_S = 30.0
 ECS_INSTANCE_ID_PATTERN = r"^i-[a-z0-9]{8,30}$"
 
 
+# Default factories are these Python functions, not `list`, `dict`, `time.time` or a model class: pydantic reads a
+# factory's signature when it builds a schema, and a builtin's (parsed from its text signature, which compiles
+# the tokenizer's patterns) or a model's (generated) costs a function's first invocation about 3 ms (cold start).
+def new_list() -> list:
+    return []
+
+
+def new_dict() -> dict:
+    return {}
+
+
+def now() -> float:
+    return time.time()
+
+
 class Model(BaseModel):
     """Base of every model here. Schemas are built on first use, not at import: a function pays only for
     the models it touches (cold start). NaN and Infinity are refused wherever a model takes a float: JSON
@@ -133,7 +148,7 @@ class ItemSettings(Model):
     log_chain_days: int = Field(default=7, ge=1, le=90,
                                 description="log_chain: how many days of backup history to read")
     backup_identities: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
-        default_factory=list, max_length=16,
+        default_factory=new_list, max_length=16,
         description="log_chain: the logins or software names of the backup service whose log backups are expected")
     log_space_percent: float = Field(default=90.0, gt=0, le=100,
                                      description="log_space: a log used above this percentage is nearly full")
@@ -141,6 +156,10 @@ class ItemSettings(Model):
                              description="server_version: the oldest ProductVersion supported (10.50: 2008 R2)")
     max_version: str = Field(default="16", pattern=r"^[0-9]{1,2}(\.[0-9]{1,4}){0,3}$",
                              description="server_version: the newest major version supported (16: SQL Server 2022)")
+
+
+def default_item_settings() -> ItemSettings:
+    return ItemSettings()
 
 
 class Instance(Model):
@@ -165,11 +184,12 @@ class Instance(Model):
     item_timeout_s: float = Field(default=DEFAULT_ITEM_TIMEOUT_S, gt=0, le=MAX_ITEM_TIMEOUT_S)
     # each name at most 64 characters: the instance travels in every check request and destination event,
     # whose size has a fixed allowance (runner.MAX_REQUEST_ESCAPED_BYTES)
-    skip_items: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=64)
+    skip_items: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=new_list, max_length=64)
     encrypt: Encrypt = Field(
         default=DEFAULT_ENCRYPT, description="TLS to SQL Server; require (the default) validates the certificate")
     trust_server_certificate: bool = Field(default=False, description="encrypt without validating the certificate")
-    settings: ItemSettings = Field(default_factory=ItemSettings, description="settings of the items that have any")
+    settings: ItemSettings = Field(default_factory=default_item_settings,
+                                   description="settings of the items that have any")
     ca_file: str | None = Field(default=None, max_length=MAX_CA_FILE,
                                 description="PEM file of the CA that signed the server's certificate")
     ecs_instance_id: str | None = Field(
@@ -240,12 +260,12 @@ class Outcome(Model):
     code: str = ""
     status: ItemStatus
     message: str
-    affected: list[AffectedDatabase] = Field(default_factory=list)
+    affected: list[AffectedDatabase] = Field(default_factory=new_list)
     affected_omitted: int = Field(default=0, ge=0, description="affected databases left out for size")
     advice: str = ""
     duration_ms: int = Field(default=0, ge=0)
-    details: dict[str, Any] = Field(default_factory=dict)
-    finished_at: float = Field(default_factory=time.time, description="epoch seconds")
+    details: dict[str, Any] = Field(default_factory=new_dict)
+    finished_at: float = Field(default_factory=now, description="epoch seconds")
 
 
 class CheckRequest(Model):

@@ -17,10 +17,13 @@ Resolver = Callable[..., list]
 def resolve(host: str, port: int, timeout: float, getaddrinfo: Resolver = socket.getaddrinfo) -> list[tuple]:
     """getaddrinfo in a daemon thread, abandoned after `timeout` seconds."""
     box: list = []
+    # an ASCII name goes as bytes: the same lookup, without loading the IDNA codec (cold start), and a label
+    # the codec refuses (over 63 characters) fails as the resolver's own error rather than in the thread
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
 
     def target() -> None:
         try:
-            box.append(getaddrinfo(host, port, type=socket.SOCK_STREAM))
+            box.append(getaddrinfo(name, port, type=socket.SOCK_STREAM))
         except OSError as error:
             box.append(error)
 
