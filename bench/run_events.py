@@ -5,6 +5,8 @@ monthly invocations of the finalizer against a timer sweep, for fleets rechecked
 Figures: `invocations_per_run` by function (the finalizer is one collect_outcome invocation at the deadline),
 `store_calls_per_run` with and without events, and for each fleet size the finalizer's invocations per month
 against a sweep every minute (43,200 a month whatever the fleet, each reading every run past its deadline).
+Issue 16 (a collector reads no run: its write says whether the run is complete; the finalizer stops at a
+published mark) took the store calls per run from 44 to 22 with events (28 to 17 without).
 """
 
 from __future__ import annotations

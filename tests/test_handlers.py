@@ -273,10 +273,12 @@ def test_a_timer_whose_first_link_cannot_be_invoked_is_raised_for_fc_to_retry(st
 def seed_run_for_sample(client: Client) -> Run:
     """The run the sample check request and destination events belong to, stored with its instance."""
     request = CheckRequest.model_validate(load_event("check_request"))
-    now = client.deps.clock.now
+    # the run's deadline is the one its requests carry (the collector takes it from the request): the clock
+    # is set 12 s before it
+    now = client.deps.clock.now = request.deadline - 12
     run = Run(run_id=request.run_id, instance_id=request.instance_id,
               items=["oss_connectivity", "control_network", "recovery_mode", "database_status"],
-              created_at=now, deadline=now + 12)
+              created_at=now, deadline=request.deadline)
     client.deps.store.save_instance(request.instance)
     client.deps.store.create_run(run)
     return run

@@ -131,13 +131,14 @@ def test_get_run_is_one_get_row(emu, store):
 
 
 def test_record_outcome_is_one_conditional_write_and_a_late_duplicate_is_refused(emu, store):
-    """Storing an outcome is one UpdateRow; a later outcome of the same item returns False and changes nothing."""
+    """Storing an outcome that does not complete the run is one UpdateRow; a later outcome of the same item
+    returns False and changes nothing (its two conditional writes fail, then the small columns say why)."""
     store.create_run(run())
     requests = Requests(emu)
     assert store.record_outcome("erp-prod", RUN, outcome("a", "first", status=ItemStatus.WARNING))
     assert requests.delta() == {"UpdateRow": 1}
     assert not store.record_outcome("erp-prod", RUN, outcome("a", "late", status=ItemStatus.TIMED_OUT))
-    assert requests.delta() == {"UpdateRow": 1}
+    assert requests.delta() == {"UpdateRow": 2, "GetRow": 1}
     assert store.record_outcome("erp-prod", RUN, outcome("b", "other item"))
     stored = store.get_run("erp-prod", RUN).outcomes
     assert (stored["a"].message, stored["a"].status, stored["b"].message) == ("first", ItemStatus.WARNING, "other item")
@@ -556,8 +557,9 @@ def test_precheck_check_and_last_use_tablestore_by_configuration_alone(emu, tmp_
                        "--control-endpoint", listener.endpoint, "--timeout", "3", "--json")
     assert checked.returncode == 1, checked.stderr
     view = json.loads(checked.stdout)
-    # one conditional write per item's outcome, and the run's event marked published (precheck.completion)
-    assert emu.request_count("UpdateRow") - writes == len(all_items()) + 1
+    # one conditional write per item's outcome, one more (its failed condition: "not the last") for the
+    # outcome that completes the run, and the run's event marked published (precheck.completion)
+    assert emu.request_count("UpdateRow") - writes == len(all_items()) + 2
     reads = emu.request_count("GetRange")
     shown = precheck("last", view["instance_id"], "--json")
     assert shown.returncode == 1, shown.stderr

@@ -7,8 +7,9 @@ still missing (`service.settle`) and ends the run without anybody reading it.
 
 Exactly one event, under duplicated and reordered deliveries, simultaneous collectors and crashes:
 
-1. the run is complete only once every item's outcome is STORED (a collector reads the run again after its
-   own write, so of two collectors storing the last two items at once, at least the later sees both);
+1. the run is complete only once every item's outcome is STORED: the store's write of an outcome says whether
+   it completed the run (`ResultStore.record_outcome`: of two collectors storing the last two items at once,
+   exactly one is told so, and a repeat of a complete run is told so too);
 2. the ender takes the run's "ended" mark, a conditional write of the store (`ResultStore.begin_end`): of any
    number of enders one wins; the others stop;
 3. the winner publishes (the sink retries within its bounded budget until the event is acknowledged), then
@@ -35,7 +36,7 @@ from typing import Any
 from . import runevents
 from .deps import Deps
 from .layout import COLLECT
-from .models import Outcome, Run
+from .models import Run
 from .ports import PrecheckError, RunRecord
 from .timeouts import COLLECT_FUNCTION_TIMEOUT_S, MARGIN_SHARE
 
@@ -129,37 +130,36 @@ def complete_stored(record: RunRecord) -> bool:
     return all(item in record.outcomes for item in record.run.items)
 
 
-def after_collect(record: RunRecord, deps: Deps, stored: Outcome | None = None) -> str:
-    """Called by the collector once its outcome is `stored` (None: it found the item's outcome stored, a
-    redelivery maybe after a crash). `record` is the run as the collector read it before its write; it is
-    read again unless it is complete with `stored`."""
+def after_collect(instance_id: str, run_id: str, complete: bool, deps: Deps) -> str:
+    """Called by the collector once its outcome's write answered; `complete`: the store says every item of
+    the run has an outcome stored (its write's condition decided it, nobody read the run)."""
     if deps.sink is None:
         return "no sink"
-    if stored is not None:
-        record.outcomes[stored.item] = stored
-    if not complete_stored(record):
-        fresh = deps.store.get_run(record.run.instance_id, record.run.run_id)
-        if fresh is None or not complete_stored(fresh):
-            return "running"
-        record = fresh
+    if not complete:
+        return "running"
     try:
-        return end(record, deps)
+        return end(instance_id, run_id, deps)
     except PrecheckError as error:  # the finalizer takes the mark over once it is stale, and publishes
-        log.error("the completion event of run %s was not published: %s", record.run.run_id, error.message,
+        log.error("the completion event of run %s was not published: %s", run_id, error.message,
                   extra={"step": "publish", "status": "failed", "error_class": type(error).__name__,
-                         "instance_id": record.run.instance_id, "run_id": record.run.run_id})
+                         "instance_id": instance_id, "run_id": run_id})
         return "publish failed"
 
 
-def end(record: RunRecord, deps: Deps) -> str:
-    """Take the run's "ended" mark and publish its event; "published", or why not (someone else ends it)."""
+def end(instance_id: str, run_id: str, deps: Deps, record: RunRecord | None = None) -> str:
+    """Take the run's "ended" mark and publish its event; "published", or why not (someone else ends it).
+    Only the mark's holder reads the run (unless given `record`), for its event."""
     if deps.sink is None:
         return "no sink"
-    run = record.run
     now = deps.clock()
-    if not deps.store.begin_end(run.instance_id, run.run_id, uuid.uuid4().hex, now, now - LEASE_S):
-        mark = deps.store.end_mark(run.instance_id, run.run_id)
+    if not deps.store.begin_end(instance_id, run_id, uuid.uuid4().hex, now, now - LEASE_S):
+        mark = deps.store.end_mark(instance_id, run_id)
         return "published already" if mark is not None and mark.state == "published" else "ending elsewhere"
+    if record is None:
+        record = deps.store.get_run(instance_id, run_id)
+        if record is None:  # expired meanwhile: nothing to tell
+            return "no such run"
+    run = record.run
     event = build_event(record, deps, now)
     deps.sink.publish(event)
     deps.store.end_published(run.instance_id, run.run_id)
@@ -187,6 +187,10 @@ def finalize(job: Finalize, deps: Deps, settle: Callable[[RunRecord, Deps, float
     """The finalizer: at the run's deadline, store TIMED_OUT for every item without an outcome (`settle`:
     `service.settle`, the readers' own first-write-wins write) and end the run; while another ender holds a
     fresh mark, come back in `LEASE_S` (at most FINALIZE_ATTEMPTS times)."""
+    if deps.sink is not None:  # its event published already (the usual case): nothing to read or settle
+        mark = deps.store.end_mark(job.instance_id, job.run_id)
+        if mark is not None and mark.state == "published":
+            return "published already"
     record = deps.store.get_run(job.instance_id, job.run_id)
     if record is None:
         return "no such run"
@@ -198,7 +202,7 @@ def finalize(job: Finalize, deps: Deps, settle: Callable[[RunRecord, Deps, float
     if deps.sink is None:
         return "settled"
     try:
-        result = end(record, deps)
+        result = end(job.instance_id, job.run_id, deps, record)
     except PrecheckError as error:
         log.error("the completion event of run %s was not published: %s", job.run_id, error.message,
                   extra={"step": "publish", "status": "failed", "error_class": type(error).__name__,

@@ -124,6 +124,21 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """What `ResultStore.record_outcome` did: `stored` (this call stored the outcome; the object is true then),
+    and whether every item of the run now has an outcome stored (`complete`), known without reading the run;
+    `missing` says why nothing was stored when there is nothing to store it in: "run" (no such run) or "item"
+    (the run has no such item); "" otherwise (stored, or a repeat)."""
+
+    stored: bool
+    complete: bool = False
+    missing: str = ""
+
+    def __bool__(self) -> bool:
+        return self.stored
+
+
+@dataclass(frozen=True)
 class EndMark:
     """A run's "ended" mark (`ResultStore.begin_end`): `ending` while its holder publishes the run's event,
     `published` once acknowledged; `since` is when the holder took it, `token` who holds it."""
@@ -154,9 +169,10 @@ class ResultStore(EndMarks, Protocol):
 
     `create_run` stores a run once: creating it again leaves the stored run as it is. `record_outcome` is
     first-write-wins per (run, item): at-least-once delivery can repeat an outcome or deliver it late, and
-    neither may change what was stored first; it answers True only when it stored the outcome, so False for
-    a repeat and for a run that does not exist (nothing is stored then). `latest_run` is one read whatever
-    the length of the history.
+    neither may change what was stored first; it answers a true `Recorded` only when it stored the outcome, so a
+    false one for a repeat, for a run that does not exist and for an item the run does not have (nothing is
+    stored then), and says whether the run is complete, so that a collector never reads the run to know it.
+    `latest_run` is one read whatever the length of the history.
 
     One run per instance at a time: `current_run` is the run an instance's last successful `claim_run`
     made current, and `claim_run(run, replacing)` is ONE conditional write (compare-and-set) that makes `run`
@@ -188,7 +204,7 @@ class ResultStore(EndMarks, Protocol):
         page, not one per instance where the store allows it (the fleet view and its "what changed")."""
         ...
 
-    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool: ...
+    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> Recorded: ...
 
     def current_run(self, instance_id: str) -> Run | None: ...
 

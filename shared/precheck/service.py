@@ -77,10 +77,15 @@ def timed_out(run: Run, item: str, code: str, late: Outcome | None = None, now: 
                        advice="The check function did not report in time: see its logs and its async invocation "
                               "settings.",
                        finished_at=run.deadline, details={"reason": "deadline"})
+    return late_outcome(run.deadline, item, code, late, now)
+
+
+def late_outcome(deadline: float, item: str, code: str, late: Outcome, now: float) -> Outcome:
+    """TIMED_OUT for an outcome that arrived at `now`, after the run's `deadline`."""
     return Outcome(item=item, code=code, status=ItemStatus.TIMED_OUT,
-                   message=f"no outcome by the run's deadline (it arrived {now - run.deadline:.1f} s late, "
+                   message=f"no outcome by the run's deadline (it arrived {now - deadline:.1f} s late, "
                            f"{late.status.value}: {late.message[:200]})",
-                   duration_ms=late.duration_ms, finished_at=run.deadline,
+                   duration_ms=late.duration_ms, finished_at=deadline,
                    details={"reason": "late", "late_status": late.status.value})
 
 
@@ -218,25 +223,26 @@ class Collected:
 
 
 def collect(delivery: CollectOutcome, deps: Deps) -> Collected:
-    """Store one delivered outcome. First write wins; an outcome collected after the run's deadline is
-    recorded as TIMED_OUT, exactly as readers already showed it, so a late or repeated delivery changes
-    nothing."""
+    """Store one delivered outcome. First write wins; an outcome collected after the run's deadline (the
+    request carries it) is recorded as TIMED_OUT, exactly as readers already showed it, so a late or repeated
+    delivery changes nothing. The run is not read: the store's conditional write refuses an unknown run or
+    item and a repeat, and says whether this outcome completed the run (issue 16: a collect reads no more
+    than it writes; only the collector that ends the run reads it, for its event)."""
     request = delivery.request
-    record = deps.store.get_run(request.instance_id, request.run_id)
-    if record is None:
-        return Collected(False, f"no run {request.run_id} of instance {request.instance_id}")
-    if request.item not in record.run.items:
-        return Collected(False, f"run {request.run_id} has no item {request.item!r}")
-    if request.item in record.outcomes:  # a redelivery, maybe after a crash before the run was ended
-        completion.after_collect(record, deps)
-        return Collected(False, "duplicate: this item's outcome is already stored")
     outcome = outcome_of(delivery)
     now = deps.clock()
-    if now > record.run.deadline:
-        outcome = timed_out(record.run, request.item, outcome.code, late=outcome, now=now)
-    stored = deps.store.record_outcome(request.instance_id, request.run_id, outcome)
-    completion.after_collect(record, deps, outcome if stored else None)  # the last outcome stored ends the run
-    return Collected(stored, "stored" if stored else "duplicate: this item's outcome is already stored")
+    if now > request.deadline:
+        outcome = late_outcome(request.deadline, request.item, outcome.code, outcome, now)
+    recorded = deps.store.record_outcome(request.instance_id, request.run_id, outcome)
+    if recorded.missing == "run":
+        return Collected(False, f"no run {request.run_id} of instance {request.instance_id}")
+    if recorded.missing:
+        return Collected(False, f"run {request.run_id} has no item {request.item!r}")
+    # the last outcome stored ends the run; a repeat of a complete run ends it too (a crash may have stopped
+    # the collector that completed it before its event)
+    completion.after_collect(request.instance_id, request.run_id, recorded.complete, deps)
+    return Collected(recorded.stored,
+                     "stored" if recorded.stored else "duplicate: this item's outcome is already stored")
 
 
 def outcome_of(delivery: CollectOutcome) -> Outcome:

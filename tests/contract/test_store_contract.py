@@ -430,3 +430,45 @@ def test_latest_runs_of_more_instances_than_one_batch_holds(result_store):
         result_store.create_run(run("0000000000002-b", instance_id=instance_id))
     latest = result_store.latest_runs(ids, 2)
     assert all([r.run.run_id for r in latest[i]] == ["0000000000002-b", "0000000000001-a"] for i in ids)
+
+
+def test_record_outcome_says_when_the_run_is_complete_without_a_read(result_store):
+    """Only the write that stores the run's last outcome answers complete; a repeat of a complete run says so
+    too (a redelivery after a crash still ends the run); an unknown run or item stores nothing and says which."""
+    result_store.create_run(run("0000000000001-a", items=("a", "b", "c")))
+    first = result_store.record_outcome("erp-prod", "0000000000001-a", outcome("a"))
+    second = result_store.record_outcome("erp-prod", "0000000000001-a", outcome("b"))
+    assert (first.stored, first.complete, second.stored, second.complete) == (True, False, True, False)
+    repeat = result_store.record_outcome("erp-prod", "0000000000001-a", outcome("a", message="again"))
+    assert (repeat.stored, repeat.complete, repeat.missing) == (False, False, "")
+    last = result_store.record_outcome("erp-prod", "0000000000001-a", outcome("c"))
+    assert (last.stored, last.complete) == (True, True)
+    again = result_store.record_outcome("erp-prod", "0000000000001-a", outcome("c", message="again"))
+    assert (again.stored, again.complete, again.missing) == (False, True, "")
+    stranger = result_store.record_outcome("erp-prod", "0000000000001-a", outcome("z"))
+    assert (stranger.stored, stranger.missing) == (False, "item")
+    nowhere = result_store.record_outcome("erp-prod", "0000000000009-x", outcome("a"))
+    assert (nowhere.stored, nowhere.missing) == (False, "run")
+    assert sorted(result_store.get_run("erp-prod", "0000000000001-a").outcomes) == ["a", "b", "c"]
+
+
+def test_of_simultaneous_last_outcomes_exactly_one_completes_the_run(result_store):
+    """Two collectors storing a run's last two items at once: both stored, exactly one told complete."""
+    for attempt in range(20):
+        run_id = f"00000000000{attempt:02d}-p"
+        result_store.create_run(run(run_id, items=("a", "b", "c")))
+        result_store.record_outcome("erp-prod", run_id, outcome("a"))
+        answers: list = []
+        barrier = threading.Barrier(2)
+
+        def store(item: str) -> None:
+            barrier.wait()
+            answers.append(result_store.record_outcome("erp-prod", run_id, outcome(item)))  # noqa: B023
+
+        threads = [threading.Thread(target=store, args=(item,)) for item in ("b", "c")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [answer.stored for answer in answers] == [True, True]
+        assert sorted(answer.complete for answer in answers) == [False, True]

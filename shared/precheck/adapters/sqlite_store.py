@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import records
 from ..models import Instance, Outcome, Run
-from ..ports import RunRecord, StoreError
+from ..ports import Recorded, RunRecord, StoreError
 from .sqlite_marks import END_MARKS_SCHEMA, SqliteEndMarks
 
 #: how long an instance's runs are kept, as the Tablestore runs table's TTL (`tablestore.schema`, not imported
@@ -172,12 +172,34 @@ class SqliteResultStore(SqliteEndMarks):  # the runs' "ended" marks: sqlite_mark
         return {instance_id: [records.read_run(body, instance_id, run_id, outcomes[(instance_id, run_id)])
                               for run_id, body in rows] for instance_id, rows in runs.items()}
 
-    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:
-        # first write wins, and only for a run that exists: one statement, atomic in SQLite
-        cursor = self._run("INSERT OR IGNORE INTO outcomes (instance_id, run_id, item, body) "
-                           "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE instance_id = ? AND run_id = ?)",
-                           (instance_id, run_id, outcome.item, records.encode_outcome(outcome), instance_id, run_id))
-        return cursor.rowcount == 1
+    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> Recorded:
+        """First write wins, only for a run that exists and an item it has; whether the run is complete is
+        counted in the same transaction (BEGIN IMMEDIATE: atomic across the processes sharing the file too)."""
+        body = records.encode_outcome(outcome)
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    rows = self._db.execute("SELECT body FROM runs WHERE instance_id = ? AND run_id = ?",
+                                            (instance_id, run_id)).fetchall()
+                    if not rows:
+                        return Recorded(stored=False, missing="run")
+                    try:
+                        items = set(Run.model_validate_json(rows[0][0]).items)
+                    except ValueError:
+                        items = set()
+                    if outcome.item not in items:
+                        return Recorded(stored=False, missing="item")
+                    stored = self._db.execute(
+                        "INSERT OR IGNORE INTO outcomes (instance_id, run_id, item, body) VALUES (?, ?, ?, ?)",
+                        (instance_id, run_id, outcome.item, body)).rowcount == 1
+                    have = {item for (item,) in self._db.execute(
+                        "SELECT item FROM outcomes WHERE instance_id = ? AND run_id = ?", (instance_id, run_id))}
+                    return Recorded(stored=stored, complete=items <= have)
+                finally:
+                    self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise StoreError("sqlite", f"SQLite store failed: {error}") from None
 
     def current_run(self, instance_id: str) -> Run | None:
         rows = self._all("SELECT body FROM current_runs WHERE instance_id = ?", (instance_id,))

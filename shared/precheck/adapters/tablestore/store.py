@@ -7,13 +7,9 @@ instances table with GetRange FORWARD. `list_runs` (history, newest first) is Ge
 cursor; `latest_runs` (the fleet view) is two BatchGetRows for a whole page of instances: their current-run rows,
 then the runs they name (the current run and `previous_run_id`, the run its claim replaced).
 
-First write wins: the outcome's write is ONE UpdateRow whose condition is row EXPECT_EXIST plus
-`SingleColumnCondition(o_x < "", pass_if_missing=True)`. Every stored value is a non-empty string and
-no string sorts before "", so the comparison is false whenever the column exists: the write passes only
-while the item has no outcome, atomically on the service (a failed condition changes nothing and
-answers `OTSConditionCheckFail`, which here means "already stored" -> False; after a retried attempt
-whose first try was applied, the outcome stored is this one and False still holds: nothing is lost).
-A run that does not exist (EXPECT_EXIST) also answers False: nothing was stored.
+First write wins, and the collector learns whether the run is complete without reading it: a run's row holds
+an empty placeholder cell per item and a count of the items left, and an outcome's write is a conditional
+UpdateRow on them (`outcomes`).
 
 One run per instance at a time: the runs table holds, beside an instance's runs, its current-run row
 (run_id `CURRENT_ROW`, which sorts before every time-ordered run id, so `latest_run` never meets it while a
@@ -54,6 +50,7 @@ from . import cells
 from .config import Connection, TableNames, parse_url
 from .errors import guarded
 from .marks import TablestoreEndMarks
+from .outcomes import PLACEHOLDER, TablestoreOutcomes
 from .sdk import OTSServiceError, ots
 
 log = logging.getLogger("precheck.store.tablestore")
@@ -63,7 +60,8 @@ log = logging.getLogger("precheck.store.tablestore")
 CURRENT_ROW = "!current"
 
 
-class TablestoreResultStore(TablestoreEndMarks):  # the runs' "ended" marks: marks.py
+class TablestoreResultStore(TablestoreOutcomes, TablestoreEndMarks):  # runs and outcomes written: outcomes.py;
+    # the runs' "ended" marks: marks.py
     """`ResultStore` on Tablestore (see the module docstring for the access paths).
 
     Pass `client` (an `OTSClient`) to use it as given; or a `connection`, and the store builds its client
@@ -171,15 +169,6 @@ class TablestoreResultStore(TablestoreEndMarks):  # the runs' "ended" marks: mar
         return page, (page[-1].instance_id if more and page else None)
 
     # --- runs -------------------------------------------------------------------------------------------------
-
-    def create_run(self, run: Run) -> None:
-        """Stores the run once: a run already stored (a repeated request) is left as it is."""
-        row = ots.Row(self._run_key(run.instance_id, run.run_id), [("run", run.model_dump_json())])
-        try:
-            self._call("create_run", self.client.put_row, self.tables.runs, row,
-                       ots.Condition(ots.RowExistenceExpectation.EXPECT_NOT_EXIST))
-        except OTSServiceError:  # condition failed: the run exists
-            pass
 
     def current_run(self, instance_id: str) -> Run | None:
         _, row, _ = self._call("current_run", self.client.get_row, self.tables.runs,
@@ -292,23 +281,6 @@ class TablestoreResultStore(TablestoreEndMarks):  # the runs' "ended" marks: mar
                 found.append(row if rows else (cells.columns_of(row) if row is not None else None))
         return found
 
-    def record_outcome(self, instance_id: str, run_id: str, outcome: Outcome) -> bool:
-        """First write wins: ONE conditional UpdateRow. False when the item's outcome is already stored.
-        An outcome larger than `models.MAX_OUTCOME_BYTES` is refused before any write (OutcomeTooLarge):
-        every outcome fits one cell, so nothing is ever split across writes."""
-        column = cells.outcome_column(outcome.item)
-        body = records.encode_outcome(outcome)
-        condition = ots.Condition(ots.RowExistenceExpectation.EXPECT_EXIST,
-                                  ots.SingleColumnCondition(column, "", ots.ComparatorType.LESS_THAN,
-                                                            pass_if_missing=True, latest_version_only=True))
-        row = ots.Row(self._run_key(instance_id, run_id), {"put": [(column, body)]})
-        try:
-            self._call("record_outcome", self.client.update_row, self.tables.runs, row, condition)
-            return True
-        except OTSServiceError:
-            # the item's outcome is stored already (or the run does not exist): nothing was written
-            return False
-
     @staticmethod
     def _run_key(instance_id: str, run_id: str) -> list[tuple[str, str]]:
         return [("instance_id", instance_id), ("run_id", run_id)]
@@ -327,7 +299,7 @@ class TablestoreResultStore(TablestoreEndMarks):  # the runs' "ended" marks: mar
         named = {cells.outcome_column(item): item for item in items}
         outcomes: dict[str, Outcome] = {}
         for name, value in columns.items():
-            if cells.is_outcome_column(name):
+            if cells.is_outcome_column(name) and value != PLACEHOLDER:  # "": the item has no outcome yet
                 item = named.get(name) or cells.item_of(name)
                 outcome = records.read_outcome(value, item, run_id)
                 outcomes[outcome.item] = outcome
