@@ -16,7 +16,9 @@ connects a socket to the same endpoint. Both children end the same way: the answ
 
 Target: every check function <= 1.10x its SDKs doing the same first call, and no check function imports
 `tablestore` or `fc2`. The import-only part of each child (up to the handler imported / the SDKs imported and
-the model defined) is printed too, without a target. The API functions are measured by bench/api_cold_start.py.
+the model defined) is printed too, without a target, and so is each child's CPU time (process_time: this
+interpreter's own work, threads included, which a loaded machine disturbs less than the wall clock).
+The API functions are measured by bench/api_cold_start.py.
 """
 
 from __future__ import annotations
@@ -38,21 +40,21 @@ PASSWORD_ENV = "BENCH_COLD_SQL_PW"
 
 FUNCTION_CHILD = r"""
 import importlib.util, json, sys, time
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 spec = importlib.util.spec_from_file_location("index", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 imported = time.perf_counter()
 answer = module.handler(sys.stdin.buffer.read(), None)
-done = time.perf_counter()
-print(json.dumps({"seconds": done - started, "import_seconds": imported - started,
+done, cpu = time.perf_counter(), time.process_time() - cpu
+print(json.dumps({"seconds": done - started, "import_seconds": imported - started, "cpu_seconds": cpu,
                   "status": json.loads(answer).get("status"), "tablestore": "tablestore" in sys.modules,
                   "fc2": "fc2" in sys.modules}))
 """
 
 SDK_CHILD = r"""
 import json, sys, time
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 import pydantic
 
 class Request(pydantic.BaseModel):
@@ -88,8 +90,8 @@ else:
         sock.connect(address[4])
     answer["connected"] = True
 text = json.dumps(answer, default=str)
-done = time.perf_counter()
-print(json.dumps({"seconds": done - started, "import_seconds": imported - started}))
+done, cpu = time.perf_counter(), time.process_time() - cpu
+print(json.dumps({"seconds": done - started, "import_seconds": imported - started, "cpu_seconds": cpu}))
 """
 
 
@@ -142,6 +144,8 @@ def measure(handler: str, event: bytes, plan: bytes) -> dict:
     baseline = median([run["seconds"] for run in sdk_runs])
     return {"function_ms": round(first * 1000, 1), "sdks_ms": round(baseline * 1000, 1),
             "ratio": round(first / baseline, 3),
+            "cpu": {"function_ms": round(median([r["cpu_seconds"] for r in function_runs]) * 1000, 1),
+                    "sdks_ms": round(median([r["cpu_seconds"] for r in sdk_runs]) * 1000, 1)},
             "import_only": {"function_ms": round(median([r["import_seconds"] for r in function_runs]) * 1000, 1),
                             "sdks_ms": round(median([r["import_seconds"] for r in sdk_runs]) * 1000, 1)},
             "statuses": sorted({run["status"] for run in function_runs}),

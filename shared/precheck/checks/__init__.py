@@ -9,7 +9,6 @@ interfaces (`precheck.ports`); it imports no SDK and no driver.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,6 +101,8 @@ def all_items() -> list[CheckItem]:
     """Every check item in this package, in report order."""
     global _ITEMS
     if _ITEMS is None:
+        import pkgutil  # only the discovery needs it: a check function never calls this (cold start)
+
         found: dict[str, CheckItem] = {}
         for module in pkgutil.iter_modules(__path__):
             if module.name.startswith("_"):

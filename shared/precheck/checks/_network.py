@@ -10,12 +10,15 @@ routes): `probed_from` is "function" and the message says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import timeouts
 from ..models import Endpoint, ItemStatus
 from ..ports import AssistantError, ProbeError
-from ..probes import ProbeOutputError, ProbeReport, ProbeTarget, parse
 from . import CheckContext, Verdict
+
+if TYPE_CHECKING:
+    from ..probes import ProbeReport
 
 INSTANCE = "instance"
 FUNCTION = "function"
@@ -102,6 +105,8 @@ def on_instance(ctx: CheckContext) -> bool:
 
 def probe_instance(ctx: CheckContext, endpoint: Endpoint, bucket: str | None = None) -> ProbeReport | Verdict:
     """The probe's report from the ECS instance, or the ERROR verdict saying why it could not run there."""
+    from ..probes import ProbeOutputError, ProbeTarget, parse  # the host's probe only (cold start of the others)
+
     instance_id = ctx.instance.ecs_instance_id or ""
     details = {"endpoint": str(endpoint), "probed_from": INSTANCE, "ecs_instance_id": instance_id}
     if ctx.probes.assistant is None:
