@@ -155,12 +155,13 @@ def end(instance_id: str, run_id: str, deps: Deps, record: RunRecord | None = No
     if not deps.store.begin_end(instance_id, run_id, uuid.uuid4().hex, now, now - LEASE_S):
         mark = deps.store.end_mark(instance_id, run_id)
         return "published already" if mark is not None and mark.state == "published" else "ending elsewhere"
+    previous: RunRecord | None | bool = False  # False: not read yet
     if record is None:
-        record = deps.store.get_run(instance_id, run_id)
+        record, previous = _read_for_event(instance_id, run_id, deps)
         if record is None:  # expired meanwhile: nothing to tell
             return "no such run"
     run = record.run
-    event = build_event(record, deps, now)
+    event = build_event(record, deps, now, previous)
     deps.sink.publish(event)
     deps.store.end_published(run.instance_id, run.run_id)
     log.info("run %s of %s ended %s", run.run_id, run.instance_id, event["data"]["status"],
@@ -175,12 +176,27 @@ def end(instance_id: str, run_id: str, deps: Deps, record: RunRecord | None = No
     return "published"
 
 
-def build_event(record: RunRecord, deps: Deps, now: float) -> dict[str, Any]:
-    """The run's event, compared with the instance's run before it (None for its first)."""
+def _read_for_event(instance_id: str, run_id: str, deps: Deps) -> tuple[RunRecord | None, RunRecord | None | bool]:
+    """The run and the one before it: the instance's two latest runs in one batch (its current-run row names
+    both) while the run is still its current one, each run's row read once; else the run alone (False: the
+    run before it is not read yet)."""
+    latest = deps.store.latest_runs([instance_id], 2).get(instance_id, [])
+    if len(latest) == 2 and latest[0].run.run_id == run_id:
+        return latest[0], latest[1]
+    if latest and latest[0].run.run_id == run_id:
+        return latest[0], False
+    return deps.store.get_run(instance_id, run_id), False
+
+
+def build_event(record: RunRecord, deps: Deps, now: float,
+                previous: RunRecord | None | bool = False) -> dict[str, Any]:
+    """The run's event, compared with the instance's run before it (None for its first; False: read it)."""
     run = record.run
-    older, _ = deps.store.list_runs(run.instance_id, run.run_id, 1)
-    previous = runevents.finished_view(older[0]) if older else None
-    return runevents.completed(runevents.finished_view(record), previous, deps.console_url)
+    if previous is False:
+        older, _ = deps.store.list_runs(run.instance_id, run.run_id, 1)
+        previous = older[0] if older else None
+    before = runevents.finished_view(previous) if isinstance(previous, RunRecord) else None
+    return runevents.completed(runevents.finished_view(record), before, deps.console_url)
 
 
 def finalize(job: Finalize, deps: Deps, settle: Callable[[RunRecord, Deps, float], RunRecord]) -> str:
