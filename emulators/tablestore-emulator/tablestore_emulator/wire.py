@@ -203,7 +203,13 @@ class WireProtocol(TableWire):
 
     @staticmethod
     def _return_pk(proto) -> bool:
-        return proto.HasField("return_content") and proto.return_content.return_type == pb.RT_PK
+        """Whether the write asked for its primary key back (RT_PK). RT_AFTER_MODIFY (an atomic counter's value
+        after the write) is not implemented: refused rather than silently answered without it."""
+        if not proto.HasField("return_content"):
+            return False
+        if proto.return_content.return_type == pb.RT_AFTER_MODIFY:
+            raise unsupported("ReturnType RT_AFTER_MODIFY")
+        return proto.return_content.return_type == pb.RT_PK
 
     # ------------------------------------------------------------------ rows
 
