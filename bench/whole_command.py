@@ -68,7 +68,8 @@ def guarded(function, argument):
 with open(os.environ["BENCH_PROBES"]) as handle:
     logins = json.load(handle)
 threads = [threading.Thread(target=guarded, args=(login, entry)) for entry in logins]
-threads += [threading.Thread(target=guarded, args=(connect, os.environ[name])) for name in ("BENCH_OSS", "BENCH_CONTROL")]
+threads += [threading.Thread(target=guarded, args=(connect, os.environ[name]))
+            for name in ("BENCH_OSS", "BENCH_CONTROL")]
 for thread in threads:
     thread.start()
 for thread in threads:
