@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str] | None = None) -> int:
     from . import cli_check, cli_fleet, cli_runs
+    from .cli_pydantic import without_plugins
+
+    without_plugins()  # before the first model is built (cli_pydantic says why)
     from .events_cli import cmd_events
 
     parser = build_parser()
