@@ -35,7 +35,10 @@ def build(settings: Settings, context: Any = None) -> Deps:
                  credentials=credentials_of(settings, context), console_url=settings.console_url,
                  events_to=settings.events, events_file=settings.events_path if settings.events == "file" else None,
                  make_sink=None if settings.events == "off" else (
-                     lambda credentials: make_sink(settings, context, credentials)))
+                     lambda credentials: make_sink(settings, context, credentials)),
+                 # the start's fan-out threads wait on FC's Invoke API; the in-process invoker's invoke_async
+                 # only queues the work on its own pool (the items still run concurrently there)
+                 fanout_workers=1 if settings.invoker == "inprocess" else 16)
     built.probes = make_probes(settings, lambda: built.credentials)
     built.scheduler = LaterThroughInvoker(built)  # the run's finalizer: the invoker's delayed invocation
     return built
