@@ -74,8 +74,10 @@ def as_junit(views: list[dict[str, Any]]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-#: what XML 1.0 cannot hold (control characters a hostile name may carry) becomes "?"
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: what XML 1.0 cannot hold (control characters a hostile name may carry) becomes "?": the complement of its
+#: Char production (#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]), written as the few
+#: ranges it leaves out, which compiles in a tenth of the time the negated class took (3.5 ms, every command)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _x(text: str) -> str:
