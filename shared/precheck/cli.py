@@ -154,14 +154,15 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .cli_args import add_commands
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser: for `argv` naming a command, only that command's (cli_args.add_commands)."""
+    from .cli_args import add_commands, command_named
 
     parser = UsageParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
                          allow_abbrev=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the functions do (to stderr)")
     parser.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
-    add_commands(parser)
+    add_commands(parser, None if argv is None else command_named(list(argv)))
     return parser
 
 
@@ -172,7 +173,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     without_plugins()  # before the first model is built (cli_pydantic says why)
     from .events_cli import cmd_events
 
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

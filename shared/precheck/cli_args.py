@@ -22,10 +22,29 @@ def _format(parser: argparse.ArgumentParser, formats: list[str]) -> None:
     parser.add_argument("--json", action="store_const", const="json", dest="format", help="same as --format json")
 
 
-def add_commands(parser: argparse.ArgumentParser) -> None:
+#: every command's name, in the order `precheck --help` lists them
+COMMANDS = ("check", "serve", "invoke", "last", "list", "history", "diff", "fix", "events", "demo", "emulate", "store")
+
+
+def command_named(argv: list[str]) -> str | None:
+    """The command `argv` names (its first word that is not an option: the program's own options take no
+    value), or None when there is none or it is not a command."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def add_commands(parser: argparse.ArgumentParser, only: str | None = None) -> None:
+    """Every command's parser, or only the one named `only` (the command being run: building the other eleven
+    cost every command about 4 ms; parsing the same arguments gives the same result, and a word that is not a
+    command, or none, builds them all, so the error and the help list them as before)."""
     common = [_common()]
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        if only is None or name == only:
+            _ADDERS[name](commands, common)
 
+
+def _check(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     check = commands.add_parser("check", parents=common, allow_abbrev=False,
                                 help="precheck one SQL Server instance now, or many (--servers FILE)")
     check.add_argument("--server",
@@ -62,10 +81,14 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                        help="each item's status live while the run goes on (auto: on a terminal only)")
     _format(check, FORMATS)
 
+
+def _serve(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", parents=common, help="run the local API and the console")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="default 8080; 0 for any free port")
 
+
+def _invoke(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     invoke = commands.add_parser("invoke", parents=common, help="run one function's handler with an event file",
                                  description="Run one function's handler with an event file; the exit status "
                                              "is 1 when it answers an API request with 4xx or 5xx.")
@@ -75,43 +98,64 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for the async work it starts (check functions, destinations) before "
                              "exiting; exit 1 if it is still running then (default 30)")
 
+
+def _last(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     last = commands.add_parser("last", parents=common, help="show the last precheck of an instance, with its age")
     last.add_argument("instance_id")
     _format(last, FORMATS)
 
+
+def _list(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     listing = commands.add_parser("list", parents=common, help="the instances, each with its latest run")
     listing.add_argument("--region", help="only this region's instances")
     listing.add_argument("--status", choices=RUN_STATUSES, help="only those whose latest run has this status")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     _format(listing, ["text", "json", "csv"])
 
+
+def _history(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     history = commands.add_parser("history", parents=common, help="an instance's runs, newest first")
     history.add_argument("instance_id")
     history.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
     _format(history, ["text", "json", "csv"])
 
+
+def _diff(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     diff = commands.add_parser("diff", parents=common, help="what changed in a run since the run before")
     diff.add_argument("instance_id")
     diff.add_argument("run_id", nargs="?", help="default: the latest run")
     _format(diff, ["text", "json"])
 
+
+def _fix(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     fix = commands.add_parser("fix", parents=common, help="a run's fix script (T-SQL commented by item)")
     fix.add_argument("instance_id")
     fix.add_argument("--run", metavar="RUN_ID", help="default: the latest run")
 
+
+def _events(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     from .events_cli import add_parser as add_events  # `precheck events` (issue 17)
 
     add_events(commands, common)
 
+
+def _demo(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser("demo", parents=common, help="emulated SQL Server, local API and a first precheck")
     demo.add_argument("--port", type=int, default=8080, help="default 8080; 0 for any free port")
     demo.add_argument("--once", action="store_true", help="exit after the first precheck")
 
+
+def _emulate(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     # the emulators' and the store's own options follow their names: these parsers take only the first word
     emulate = commands.add_parser("emulate", help="run an emulator in the foreground", add_help=False)
     emulate.add_argument("target", nargs="?", choices=["sqlserver", "tablestore"])
 
+
+def _store(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     store = commands.add_parser("store", add_help=False,
                                 help="manage the result store: store init [--store URL] [--runs-ttl-days N] "
                                      "[--events-ttl-days N]")
     store.add_argument("action", nargs="?", choices=["init"])
+
+
+_ADDERS = {name: globals()[f"_{name}"] for name in COMMANDS}
