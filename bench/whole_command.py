@@ -20,7 +20,9 @@ PRECHECK_HOME each run) is timed too and printed as "first_use_median_ms".
 Target: the whole command's median (steady state) <= 2.0x the minimal process's median (median of >= 9,
 alternated).
 
-A further process, not part of the ratio, runs the same command through a wrapper that times its parts, so the
+"cpu_ms" gives each side's own CPU time (the children's rusage): the minimal process mostly waits for the
+emulator, the command mostly computes (interpreter, imports, validation, the store), which is what is left to
+cut. A further process, not part of the ratio, runs the same command through a wrapper that times its parts, so the
 figures say where the time goes: interpreter start (`python -c pass`), importing `precheck.cli`, the
 command's parts (parsing, the session and its store, the instance's validation, starting the run, waiting
 for it, showing it; "run" ends when its exit functions have run) and the rest (the process's end, and the
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -160,10 +163,19 @@ sys.exit(cli.main())
 """
 
 
-def _timed_process(argv: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+#: each timed process's CPU time (user + system, from the children's rusage), by what it ran
+CPU: dict[str, list[float]] = {}
+
+
+def _timed_process(argv: list[str], env: dict[str, str], kind: str = "") -> tuple[float, subprocess.CompletedProcess]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, capture_output=True, timeout=120)
-    return time.perf_counter() - started, done
+    took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if kind:
+        CPU.setdefault(kind, []).append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return took, done
 
 
 def main() -> None:
@@ -208,12 +220,13 @@ def main() -> None:
                                                    for item in view["items"]), view
 
         def whole(home: Path | None = None) -> float:
-            took, done = _timed_process([str(BIN / "precheck"), *arguments], command_env(home))
+            took, done = _timed_process([str(BIN / "precheck"), *arguments], command_env(home),
+                                        "command" if home == steady_home else "")
             checked(done)
             return took
 
         def minimal(script: str = MINIMAL, env: dict[str, str] = minimal_env) -> float:
-            took, done = _timed_process([sys.executable, "-c", script], env)
+            took, done = _timed_process([sys.executable, "-c", script], env, "minimal" if script == MINIMAL else "")
             assert done.returncode == 0, done.stderr[-500:]
             return took
 
@@ -274,6 +287,8 @@ def main() -> None:
             "one_login_minimal_ms": ms(median(one_logins)),
             "command_ms": [ms(value) for value in commands],
             "minimal_ms": [ms(value) for value in minimals],
+            # the command's own CPU against the minimal's: the minimal mostly waits for the emulator
+            "cpu_ms": {kind: ms(median(values[-RUNS:])) for kind, values in CPU.items()},
             "breakdown_ms": {
                 "wrapped_command_median": ms(median(wrapped_totals)),
                 "interpreter_start": ms(start_median),
