@@ -128,11 +128,17 @@ def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Star
         holder = deps.store.current_run(instance.instance_id)
         record: RunRecord | None
         if holder is not None:
-            record = _created(deps, holder)
-            if record is None and now <= holder.deadline:
+            state = _created(deps, holder)
+            if state is None and now <= holder.deadline:
                 _launch(instance, holder, items, deps)
                 record = deps.store.get_run(instance.instance_id, holder.run_id) or RunRecord(run=holder)
                 return Started(view(record, now), started=False)
+            # RUNNING while an item has no outcome and the deadline has not passed (past it, the missing items
+            # are TIMED_OUT): only a run still RUNNING is read whole, to be returned (issue 16: a run's row is
+            # hundreds of KB at 32,767 databases)
+            record = None
+            if state is not None and not state[1] and now <= state[0].deadline:
+                record = deps.store.get_run(instance.instance_id, holder.run_id)
         else:  # never claimed (or its row expired): a run from before current runs existed may still be running
             record = deps.store.latest_run(instance.instance_id)
         if record is not None:
@@ -147,12 +153,12 @@ def start_instance(instance: Instance, deps: Deps, trigger: str = "api") -> Star
                                    f"replaced {MAX_CLAIMS} times while this start read it")
 
 
-def _created(deps: Deps, claimed: Run) -> RunRecord | None:
-    """The claimed run once created: its claimer creates it right after the claim, so give it a moment
-    (LAUNCH_WAIT_S) before concluding that its start failed."""
+def _created(deps: Deps, claimed: Run) -> tuple[Run, bool] | None:
+    """The claimed run once created, and whether it is complete: its claimer creates it right after the claim,
+    so give it a moment (LAUNCH_WAIT_S) before concluding that its start failed."""
     waited = 0.0
     while True:
-        record = deps.store.get_run(claimed.instance_id, claimed.run_id)
+        record = deps.store.run_complete(claimed.instance_id, claimed.run_id)
         if record is not None or waited >= LAUNCH_WAIT_S:
             return record
         time.sleep(0.02)

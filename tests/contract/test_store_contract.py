@@ -472,3 +472,15 @@ def test_of_simultaneous_last_outcomes_exactly_one_completes_the_run(result_stor
             thread.join()
         assert [answer.stored for answer in answers] == [True, True]
         assert sorted(answer.complete for answer in answers) == [False, True]
+
+
+def test_run_complete_says_whether_every_item_has_an_outcome(result_store):
+    """A start's question, answered without the outcomes: the run, and whether it is complete."""
+    assert result_store.run_complete("erp-prod", "0000000000001-a") is None
+    result_store.create_run(run("0000000000001-a"))
+    stored, complete = result_store.run_complete("erp-prod", "0000000000001-a")
+    assert (stored.run_id, complete) == ("0000000000001-a", False)
+    result_store.record_outcome("erp-prod", "0000000000001-a", outcome("a"))
+    assert result_store.run_complete("erp-prod", "0000000000001-a")[1] is False
+    result_store.record_outcome("erp-prod", "0000000000001-a", outcome("b"))
+    assert result_store.run_complete("erp-prod", "0000000000001-a")[1] is True

@@ -128,6 +128,15 @@ class SqliteResultStore(SqliteEndMarks):  # the runs' "ended" marks: sqlite_mark
         return self._with_outcomes(instance_id, self._all(
             "SELECT run_id, body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id)))
 
+    def run_complete(self, instance_id: str, run_id: str) -> tuple[Run, bool] | None:
+        rows = self._all("SELECT body FROM runs WHERE instance_id = ? AND run_id = ?", (instance_id, run_id))
+        if not rows:
+            return None
+        run = Run.model_validate_json(rows[0][0])
+        have = {item for (item,) in self._all("SELECT item FROM outcomes WHERE instance_id = ? AND run_id = ?",
+                                              (instance_id, run_id))}
+        return run, set(run.items) <= have
+
     def latest_run(self, instance_id: str) -> RunRecord | None:
         return self._with_outcomes(instance_id, self._all(
             "SELECT run_id, body FROM runs WHERE instance_id = ? ORDER BY run_id DESC LIMIT 1", (instance_id,)))

@@ -98,6 +98,20 @@ class TablestoreOutcomes:
             return self._record_in_legacy_row(instance_id, run_id, outcome, column)
         return Recorded(stored=False, complete=found.get(LEFT) == 0)
 
+    def run_complete(self, instance_id: str, run_id: str) -> tuple[Run, bool] | None:
+        """ONE GetRow of the small columns (`run`, `n_left`); a row from before `n_left` is read whole."""
+        _, row, _ = self._call("run_complete", self.client.get_row, self.tables.runs,
+                               self._run_key(instance_id, run_id), columns_to_get=["run", LEFT], max_version=1)
+        found = cells.columns_of(row)
+        if "run" not in found:
+            return None
+        if LEFT not in found:
+            record = self.get_run(instance_id, run_id)
+            if record is None:
+                return None
+            return record.run, all(item in record.outcomes for item in record.run.items)
+        return Run.model_validate_json(found["run"]), found[LEFT] <= 0
+
     def _record_in_legacy_row(self, instance_id: str, run_id: str, outcome: Outcome, column: str) -> Recorded:
         """A run created before placeholders and `n_left` existed (in flight while the new code is deployed):
         first write wins by the item's cell being absent, as before; whether the run is complete is read."""
