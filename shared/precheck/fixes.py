@@ -13,27 +13,36 @@ is written only as comments (`guarded`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
 from .tsql import MAX_SYSNAME, comment, quote_name, quote_string
 
 #: line breaks (`str.splitlines` breaks at each) and the C0/C1 control characters
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_UNPRINTABLE_CLASS = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+
+
+@functools.cache
+def _unprintable() -> re.Pattern[str]:
+    """`_UNPRINTABLE_CLASS` compiled on first use (a check that writes no fix does not pay for it)."""
+    return re.compile(_UNPRINTABLE_CLASS)
+
 BACKUP_PATH = "<backup path>"
 
 
 def plain(name: str) -> bool:
     """Whether `name` can be written raw inside brackets (no line break, no control character)."""
-    return not _UNPRINTABLE.search(name)
+    return not _unprintable().search(name)
 
 
 def name_literal(name: str) -> str:
     """`name` as a T-SQL nvarchar expression with no control character in its text: N'ab' + NCHAR(10) + N'c'."""
     parts: list[str] = []
     literal = ""
+    unprintable = _unprintable()
     for char in name:
-        if _UNPRINTABLE.match(char):
+        if unprintable.match(char):
             if literal:
                 parts.append(quote_string(literal))
                 literal = ""
@@ -66,7 +75,7 @@ def _statement(name: str, template: str) -> str | None:
 
 def _shown(name: str) -> str:
     """The name as a comment may show it: quoted, control characters as '?'."""
-    return quote_name(_UNPRINTABLE.sub("?", name)) if len(name) <= MAX_SYSNAME else "(name too long)"
+    return quote_name(_unprintable().sub("?", name)) if len(name) <= MAX_SYSNAME else "(name too long)"
 
 
 def _commented(name: str, template: str) -> str:
@@ -147,13 +156,18 @@ def state_fix(name: str, label: str) -> str | None:
 _BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 _BREAK_CLASS = "[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 _CLOSING = {"[": "]", "'": "'", '"': '"', "/*": "*/"}
-#: Outside any quote: the next comment, block comment or opening quote.
-_OPENING = re.compile(r"--|/\*|[\['\"]")
-_LINE_END = re.compile(_BREAK_CLASS)
-#: Inside a quote: its closing mark doubled (still inside; not for */), the mark, or a line break.
-_INSIDE = {closing: re.compile(("" if closing == "*/" else re.escape(closing * 2) + "|") + re.escape(closing)
-                               + "|" + _BREAK_CLASS)
-           for closing in _CLOSING.values()}
+
+
+@functools.cache
+def _marks() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, re.Pattern[str]]]:
+    """The patterns `_outside_quotes` jumps with, compiled on first use (a check that writes no fix, the usual
+    first invocation, does not pay ~0.7 ms for them): outside any quote, the next comment, block comment or
+    opening quote; a line end; inside a quote, its closing mark doubled (still inside; not for */), the mark,
+    or a line break."""
+    inside = {closing: re.compile(("" if closing == "*/" else re.escape(closing * 2) + "|") + re.escape(closing)
+                                  + "|" + _BREAK_CLASS)
+              for closing in _CLOSING.values()}
+    return re.compile(r"--|/\*|[\['\"]"), re.compile(_BREAK_CLASS), inside
 
 
 def _outside_quotes(fix: str) -> tuple[bool, str]:
@@ -163,18 +177,19 @@ def _outside_quotes(fix: str) -> tuple[bool, str]:
 
     It jumps from mark to mark with regular expressions (a fix is a few hundred characters, and an item may
     write one for each of 32,767 databases), reading exactly as a scan character by character would."""
+    opening, line_end, inside = _marks()
     shown: list[str] = []
     closing, safe, i = "", True, 0
     while i < len(fix):
         if not closing:
-            found = _OPENING.search(fix, i)
+            found = opening.search(fix, i)
             if found is None:
                 shown.append(fix[i:])
                 break
             shown.append(fix[i:found.start()])
             mark = found.group()
             if mark == "--":  # a comment runs to the end of its line (tsql.comment keeps it one line)
-                end = _LINE_END.search(fix, found.start())
+                end = line_end.search(fix, found.start())
                 stop = end.start() if end else len(fix)
                 shown.append(fix[found.start():stop])
                 i = stop
@@ -183,7 +198,7 @@ def _outside_quotes(fix: str) -> tuple[bool, str]:
             shown.append(mark)
             i = found.end()
             continue
-        found = _INSIDE[closing].search(fix, i)
+        found = inside[closing].search(fix, i)
         if found is None:
             shown.append(fix[i:])
             break
