@@ -69,6 +69,26 @@ def test_settings_are_frozen_and_hide_secrets():
     assert "sk-1" not in repr(settings) and "pw-secret" not in repr(settings)
 
 
+def test_settings_compare_hash_and_refuse_as_the_frozen_dataclass_they_were(tmp_path):
+    """Settings is a plain class with slots (cold start), still behaving as `dataclass(frozen=True)`: equal
+    (and equally hashed) when every field but `secret_env` is equal, unknown keywords refused, and
+    `FrozenInstanceError` on assignment and deletion."""
+    import dataclasses
+
+    one = Settings.from_environ({"PRECHECK_HOME": str(tmp_path), "SQL_PASSWORD": "a"})
+    same = Settings.from_environ({"PRECHECK_HOME": str(tmp_path), "SQL_PASSWORD": "b"})
+    other = one.with_(invoker="fc")
+    assert one == same and hash(one) == hash(same) and one != other and one.with_() == one
+    assert one != "not settings" and repr(one).startswith(f"Settings(home={tmp_path!r}, store_url=")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.region = "x"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del one.region
+    with pytest.raises(TypeError, match="not_a_field"):
+        Settings(not_a_field=1)
+    assert Settings(home=tmp_path).store_url == f"sqlite:///{tmp_path / 'precheck.db'}"
+
+
 def test_with_changes_copy_and_rederive_the_default_store(tmp_path):
     """`with_` returns a changed copy; moving the home moves the default store with it."""
     settings = Settings.from_environ({"PRECHECK_HOME": str(tmp_path / "a")})
