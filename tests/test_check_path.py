@@ -58,9 +58,22 @@ def test_the_envelopes_module_still_offers_the_same_bad_event():
     assert EnvelopesBadEvent is BadEvent
 
 
+def test_the_ports_still_offer_the_store_and_assistant_values():
+    """`from precheck.ports import RunRecord` (and Recorded, EndMark, Invocation) still works: the same classes,
+    loaded from precheck.portvalues on first use; any other unknown name is still an AttributeError."""
+    from precheck import ports, portvalues
+    from precheck.ports import EndMark, Invocation, Recorded, RunRecord
+
+    assert (RunRecord, Recorded, EndMark, Invocation) == (portvalues.RunRecord, portvalues.Recorded,
+                                                          portvalues.EndMark, portvalues.Invocation)
+    with pytest.raises(AttributeError, match="no_such_port"):
+        ports.no_such_port  # noqa: B018
+
+
 def test_a_check_function_loads_neither_the_envelopes_nor_the_routes_nor_the_api_answers():
     """In a fresh interpreter a check function's first call (and a rejected request after it) leaves the
-    trigger envelopes, the commands, the route table and the API's answers unloaded until an error needs them."""
+    trigger envelopes, the commands, the route table and the API's answers unloaded until an error needs them, and
+    the store's and the assistant's dataclasses (precheck.portvalues) ungenerated."""
     request = _request(server=f"127.0.0.1,{closed_port()}")
     code = (
         "import importlib.util, json, sys\n"
@@ -68,7 +81,8 @@ def test_a_check_function_loads_neither_the_envelopes_nor_the_routes_nor_the_api
         "module = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(module)\n"
         "outcome = json.loads(module.handler(sys.argv[2].encode(), None))\n"
-        "heavy = ['precheck.commands', 'precheck.envelopes', 'precheck.layout', 'precheck.answers']\n"
+        "heavy = ['precheck.commands', 'precheck.envelopes', 'precheck.layout', 'precheck.answers',\n"
+        "         'precheck.portvalues']\n"
         "loaded = [name for name in heavy if name in sys.modules]\n"
         "rejected = json.loads(module.handler(b'{}', None))\n"
         "print(json.dumps({'status': outcome['status'], 'loaded': loaded, 'rejected': rejected}))\n"

@@ -8,7 +8,7 @@ messages never carry a secret.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .models import Endpoint, Instance, Outcome, Run
@@ -16,7 +16,24 @@ from .sqltarget import SqlTarget
 
 if TYPE_CHECKING:
     from .adapters.credentials import Credentials
+    from .portvalues import EndMark as EndMark
+    from .portvalues import Invocation as Invocation
+    from .portvalues import Recorded as Recorded
+    from .portvalues import RunRecord as RunRecord
     from .probes import ProbeTarget
+
+#: dataclasses the store and the assistant pass, defined in precheck.portvalues and loaded on first use: a check
+#: function reaches none of them, and each dataclass costs its first invocation ~0.4 ms to generate (cold start)
+_LATER = frozenset({"EndMark", "Invocation", "Recorded", "RunRecord"})
+
+
+def __getattr__(name: str) -> Any:
+    """`from precheck.ports import RunRecord` (and the other three) as before, loaded on first use (PEP 562)."""
+    if name in _LATER:
+        from . import portvalues
+
+        return getattr(portvalues, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class PrecheckError(Exception):
@@ -76,15 +93,6 @@ class AssistantError(PrecheckError):
     has the advice for each; docs/cloud-assistant.md the ECS answers each comes from)."""
 
 
-@dataclass(frozen=True)
-class Invocation:
-    """What the probe printed on the instance, its exit code, and the OS family it ran on."""
-
-    output: str
-    exit_code: int | None
-    os_family: str
-
-
 class Assistant(Protocol):
     """Runs the network probe (precheck.probes) on ECS instance `instance_id` of `region`: through Cloud Assistant
     in the cloud, with bash on this machine locally. `os_family` None: found out (Cloud Assistant reports the OS).
@@ -113,39 +121,6 @@ class SqlConnector(Protocol):
 
 class SecretResolver(Protocol):
     def resolve(self, ref: str) -> str: ...
-
-
-@dataclass
-class RunRecord:
-    """A stored run and the outcomes collected for it so far, keyed by item."""
-
-    run: Run
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What `ResultStore.record_outcome` did: `stored` (this call stored the outcome; the object is true then),
-    and whether every item of the run now has an outcome stored (`complete`), known without reading the run;
-    `missing` says why nothing was stored when there is nothing to store it in: "run" (no such run) or "item"
-    (the run has no such item); "" otherwise (stored, or a repeat)."""
-
-    stored: bool
-    complete: bool = False
-    missing: str = ""
-
-    def __bool__(self) -> bool:
-        return self.stored
-
-
-@dataclass(frozen=True)
-class EndMark:
-    """A run's "ended" mark (`ResultStore.begin_end`): `ending` while its holder publishes the run's event,
-    `published` once acknowledged; `since` is when the holder took it, `token` who holds it."""
-
-    state: str
-    since: float
-    token: str
 
 
 class EndMarks(Protocol):
