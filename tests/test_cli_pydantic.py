@@ -1,4 +1,5 @@
-"""The command line builds its models without pydantic's plugin loader (precheck/cli_pydantic.py says why)."""
+"""The command line builds its models without pydantic's plugin loader (cli_session.without_pydantic_plugins
+says why)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def _in_a_process(code: str) -> str:
 def test_models_build_without_importlib_metadata() -> None:
     out = _in_a_process(
         "import sys\n"
-        "from precheck.cli_pydantic import without_plugins\n"
-        "assert without_plugins()\n"
+        "from precheck.cli_session import without_pydantic_plugins\n"
+        "assert without_pydantic_plugins()\n"
         "from precheck.models import Instance\n"
         "from pydantic_core import SchemaValidator\n"
         "Instance.model_rebuild(force=True)\n"
@@ -50,7 +51,7 @@ def test_a_command_loads_no_plugin_machinery() -> None:
 def test_a_loaded_loader_is_left_alone() -> None:
     out = _in_a_process(
         "import pydantic.plugin._loader as real\n"
-        "from precheck.cli_pydantic import without_plugins\n"
+        "from precheck.cli_session import without_pydantic_plugins\n"
         "import sys\n"
-        "print(without_plugins(), sys.modules['pydantic.plugin._loader'] is real)\n")
+        "print(without_pydantic_plugins(), sys.modules['pydantic.plugin._loader'] is real)\n")
     assert out == "False True"
