@@ -132,6 +132,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     opened = Session(settings)
     opened.check_store()
     run = start(opened, instance)
+    opened.preload("GET", _run_path(run))
     view = follow(opened, [run], live=_live(args))[0]
     return show_run(view, args.format)
 
@@ -153,8 +154,12 @@ def start(opened: Any, instance: Any) -> dict[str, Any]:
     return run
 
 
+def _run_path(run: dict[str, Any]) -> str:
+    return _path("instances", run["instance_id"], "prechecks", run["run_id"])
+
+
 def _fetch(opened: Any, run: dict[str, Any]) -> dict[str, Any]:
-    status, view = opened.call_api("GET", _path("instances", run["instance_id"], "prechecks", run["run_id"]))
+    status, view = opened.call_api("GET", _run_path(run))
     if status == 200:
         return view
     status, view = opened.call_api("GET", _path("instances", run["instance_id"], "prechecks", "latest"))

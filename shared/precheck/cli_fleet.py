@@ -7,7 +7,17 @@ import argparse
 import sys
 from typing import Any
 
-from .cli_check import FILE_FIELDS, _fields, _instance_id_for, _live, build_instance, follow, read_servers, start
+from .cli_check import (
+    FILE_FIELDS,
+    _fields,
+    _instance_id_for,
+    _live,
+    _run_path,
+    build_instance,
+    follow,
+    read_servers,
+    start,
+)
 from .cli_runs import _table, console, status_text
 from .models import ItemStatus
 from .report import EXIT_FINDINGS, EXIT_OK
@@ -65,6 +75,8 @@ def check_servers(args: argparse.Namespace) -> int:
             runs.append(start(opened, instance))
         except Exception as error:  # one refused server is reported in the table, the others still run
             refused.append((instance, str(error)))
+    if runs:
+        opened.preload("GET", _run_path(runs[0]))
     views = follow(opened, runs, live=_live(args)) if runs else []
     if args.format != "text":
         from .exports import export

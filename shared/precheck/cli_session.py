@@ -63,6 +63,15 @@ class Session:
         except ValueError:
             return answer.statusCode, {"error": answer.body[:300]}
 
+    def preload(self, method: str, path: str) -> None:
+        """Load the function that answers `method path` now: called once runs are started, its imports run
+        while the items wait on their servers, not after the last one ends (about 6 ms of a `check`)."""
+        from .layout import match
+
+        found = match(method, path)
+        if found.route is not None:
+            self.functions.load(found.route.function)
+
     def get(self, path: str, query: dict[str, str] | None = None) -> dict:
         """The JSON body of a GET that must succeed; `Failed` with the API's own message otherwise."""
         status, body = self.call_api("GET", path, query=query)
