@@ -43,7 +43,9 @@ def describe_validation(error: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+#: a quoted part of pydantic's message; a pattern text, compiled (and cached by `re`) when a message is shown,
+#: which a valid event never needs (cold start)
+_QUOTED = r"'[^']*'|\"[^\"]*\""
 
 
 def _location(part: Any) -> str:
@@ -56,8 +58,8 @@ def _without_input(message: str, value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str) if value is not None else ""
     if len(text) >= 4 and text in message:
         message = message.replace(text, "(value not shown)")
-    return _QUOTED.sub(lambda found: "(value not shown)" if len(found[0]) > 5 and found[0][1:-1] in text
-                       else found[0], message)
+    return re.sub(_QUOTED, lambda found: "(value not shown)" if len(found[0]) > 5 and found[0][1:-1] in text
+                  else found[0], message)
 
 
 def parse_model(model: type[BaseModel], data: Any, what: str) -> Any:
