@@ -5,10 +5,10 @@ imports none of them."""
 from __future__ import annotations
 
 import errno
-import sys
-import types
 import weakref
 from typing import TYPE_CHECKING, Any
+
+from .pydanticlean import without_pydantic_plugins as without_pydantic_plugins  # re-exported: cli.py
 
 if TYPE_CHECKING:
     from .deps import Deps
@@ -135,39 +135,3 @@ def open_api(host: str, port: int, functions: Functions) -> Any:  # a LocalApi, 
         if error.errno in (errno.EACCES, errno.EPERM):
             raise UsageError(f"not allowed to listen on port {port} of {host}: choose another with --port N") from None
         raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-
-
-#: pydantic's plugin loader, which the command line replaces before its first model is built
-PYDANTIC_LOADER = "pydantic.plugin._loader"
-
-
-def without_pydantic_plugins() -> bool:
-    """Register a `pydantic.plugin._loader` whose `get_plugins` finds none, unless the real one is loaded
-    already; True if registered. The command line runs without pydantic plugins, so it never loads
-    `importlib.metadata`.
-
-    pydantic looks for plugins (entry points of the group "pydantic",
-    https://docs.pydantic.dev/latest/concepts/plugins/) when it builds a model's first validator:
-    `pydantic.plugin._schema_validator.create_schema_validator` imports `get_plugins` from
-    `pydantic.plugin._loader`, whose module imports `importlib.metadata` (about 13 ms here: email, zipfile,
-    csv...) and then scans every installed distribution's entry points (about 3.5 ms). pydantic's own switch,
-    the environment variable PYDANTIC_DISABLE_PLUGINS (pydantic/pydantic commit b145516, "Environment variable
-    to disable plugins"), skips the scan but not the import. The product installs and uses no plugin; one
-    installed into the same environment (an observability SDK, say) would otherwise be loaded into every
-    command. So the command line registers, before its first model is built, a loader that answers none, as
-    the switch would.
-
-    tests/test_cli_pydantic.py checks that the installed pydantic still asks
-    `pydantic.plugin._loader.get_plugins` (an upgrade that moves it fails that test loudly; the command would
-    then load plugins as usual) and that a command's models build without importing `importlib.metadata`.
-    """
-    if PYDANTIC_LOADER in sys.modules:
-        return False
-    loader = types.ModuleType(PYDANTIC_LOADER, "pydantic plugins: none (precheck's command line loads no plugin)")
-    loader.get_plugins = _no_pydantic_plugins  # type: ignore[attr-defined]
-    sys.modules[PYDANTIC_LOADER] = loader
-    return True
-
-
-def _no_pydantic_plugins() -> tuple[()]:
-    return ()
