@@ -1,4 +1,4 @@
-"""The command line builds its models without pydantic's plugin loader (cli_session.without_pydantic_plugins
+"""The command line builds its models without pydantic's plugin loader (pydanticlean.without_pydantic_plugins
 says why)."""
 
 from __future__ import annotations
