@@ -25,7 +25,7 @@ from .envelopes import (
     parse_model,
 )
 from .eventjson import parse_check_request  # noqa: F401 (the check functions' own, used by parse_delivery too)
-from .models import INSTANCE_ID_PATTERN, MAX_OUTCOME_BYTES, CheckRequest, Instance, Model, Outcome
+from .models import INSTANCE_ID_PATTERN, MAX_OUTCOME_BYTES, CheckRequest, Instance, Model, Outcome, new_list
 
 # --- start_precheck -------------------------------------------------------------------------------------
 
@@ -59,14 +59,14 @@ class RecheckPage(Model):
 
     model_config = ConfigDict(extra="forbid")
 
-    recheck: list[str] = Field(default_factory=list, max_length=1000)
+    recheck: list[str] = Field(default_factory=new_list, max_length=1000)
     trigger: str = "timer"
     paced: bool = False
     tag: str = Field(default="", max_length=64)
     link: int = Field(default=0, ge=0)
     after: str | None = Field(default=None, max_length=64)
     done: bool = False
-    in_flight: list[tuple[str, str]] = Field(default_factory=list, max_length=1000)
+    in_flight: list[tuple[str, str]] = Field(default_factory=new_list, max_length=1000)
     since: float = Field(default=0.0, ge=0, description="when the recheck began: a run since then is its own")
 
 
@@ -74,7 +74,7 @@ class RegisterBatch(Model):
     """EventBridge with batching on delivers a list of events: each registers (once) and is prechecked."""
 
     registrations: list[RegisterInstance]
-    rejected: list[str] = Field(default_factory=list)
+    rejected: list[str] = Field(default_factory=new_list)
 
 
 StartCommand = StartPrecheck | RegisterInstance | RecheckFleet | RecheckPage | RegisterBatch

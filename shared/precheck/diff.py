@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from .models import ItemStatus, Model, Outcome, RunView
+from .models import ItemStatus, Model, Outcome, RunView, new_list
 
 
 class ItemChange(Model):
@@ -18,8 +18,8 @@ class ItemChange(Model):
     item: str
     from_: ItemStatus | None = Field(alias="from")
     to: ItemStatus
-    appeared: list[str] = Field(default_factory=list)
-    disappeared: list[str] = Field(default_factory=list)
+    appeared: list[str] = Field(default_factory=new_list)
+    disappeared: list[str] = Field(default_factory=new_list)
 
 
 class RunDiff(Model):
