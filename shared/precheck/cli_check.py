@@ -8,7 +8,6 @@ nor the value."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import re
 import sys
@@ -262,6 +261,8 @@ def read_servers(path: str) -> list[dict[str, Any]]:
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise UsageError('--servers JSON must be a list of objects (or {"servers": [...]})')
     else:
+        import csv  # only a CSV --servers file needs it: a single `precheck check` does not import it
+
         reader = csv.DictReader(text.splitlines())
         if not reader.fieldnames or "server" not in [name.strip() for name in reader.fieldnames]:
             raise UsageError("--servers CSV needs a header row naming its columns, server among them")

@@ -4,7 +4,6 @@ routes (the same the console and API Gateway serve), shown as tables (rich) or e
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import sys
@@ -83,6 +82,8 @@ def _table(title: str, columns: list[str]):
 
 
 def _csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
+    import csv  # only --format csv needs it: `precheck check` does not import it
+
     out = io.StringIO()
     writer = csv.DictWriter(out, fields, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
