@@ -168,9 +168,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str] | None = None) -> int:
     from . import cli_check, cli_fleet, cli_runs
-    from .cli_session import without_pydantic_plugins
+    from .pydanticlean import without_pydantic_plugins
 
-    without_pydantic_plugins()  # before the first model is built (cli_session says why)
+    without_pydantic_plugins()  # before the first model is built (pydanticlean says why)
     from .events_cli import cmd_events
 
     parser = build_parser(sys.argv[1:] if argv is None else argv)
