@@ -16,8 +16,8 @@ stores the outcome of one item of a RUNNING run: every child makes its real firs
 
 Target: start_precheck and get_last_result now <= 0.6x today (import + first call: `ratio`, median of now over
 median of today); collect_outcome's ratio is printed without a target. `median_paired_ratio` (the median of each
-alternated pair's ratio) is printed for information. Each child also reports whether aiohttp, asyncio, numpy or
-flatbuffers were imported.
+alternated pair's ratio) is printed for information. Each child also reports whether aiohttp, asyncio, numpy,
+flatbuffers or crc32c were imported.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ REPEAT = max(9, int(os.environ.get("BENCH_REPEAT", "15")))  # >= 9; 15 by defaul
 TARGET = 0.6
 TARGETED = ("start_precheck", "get_last_result")
 FUNCTIONS = (*TARGETED, "collect_outcome")
-HEAVY = ("aiohttp", "asyncio", "numpy", "flatbuffers")
+HEAVY = ("aiohttp", "asyncio", "numpy", "flatbuffers", "crc32c")
 KEY_ID, SECRET, INSTANCE = "bench-akid", "bench-secret", "bench"
 
 CHILD = r"""

@@ -1,19 +1,20 @@
-"""The Tablestore SDK loaded in part: its synchronous client, without aiohttp, asyncio, flatbuffers or numpy.
+"""The Tablestore SDK loaded in part: its synchronous client, without aiohttp, asyncio, flatbuffers, numpy or
+crc32c.
 
 `import tablestore` (6.4.8) costs ~300 ms, of which ~110 ms is aiohttp (tablestore/connection.py imports it at
-the top for `AsyncConnectionPool`), ~25 ms asyncio (tablestore/client.py, for `AsyncOTSClient`'s retries) and
+the top for `AsyncConnectionPool`), ~25 ms asyncio (tablestore/client.py, for `AsyncOTSClient`'s retries),
 ~60 ms flatbuffers + numpy (tablestore/encoder.py and decoder.py star-import the flatbuffer modules of time
-series writes and SQL query results). The product uses none of these: it calls `OTSClient`'s table and row
-operations only. Why, what is loaded and what is refused, and how to re-verify on an SDK upgrade:
-docs/cold-start.md.
+series writes and SQL query results) and ~4 ms crc32c (encoder.py, the checksum of time series writes). The
+product uses none of these: it calls `OTSClient`'s table and row operations only. Why, what is loaded and what
+is refused, and how to re-verify on an SDK upgrade: docs/cold-start.md.
 
 How: the `tablestore` package module is created from its installed spec without running its `__init__`
 (`__path__` set, so its submodules import as usual). The four submodules that import the unused parts are
 executed with a `__builtins__` of their own whose `__import__` answers those imports, and only theirs, with a
-`Refused` module: nothing is put in `sys.modules` for aiohttp, asyncio or the flatbuffer modules, so any other
-code importing them gets the real ones. A refused name, called or its attributes read, raises `PartialSdkError`
-naming what was not loaded; it is never a silent stub. Then the package gets the names its `__init__` would
-have given it, from the same submodules.
+`Refused` module: nothing is put in `sys.modules` for aiohttp, asyncio, crc32c or the flatbuffer modules, so
+any other code importing them gets the real ones. A refused name, called or its attributes read, raises
+`PartialSdkError` naming what was not loaded; it is never a silent stub. Then the package gets the names its
+`__init__` would have given it, from the same submodules.
 
 Fails loudly (`PartialSdkError` at import) when the installed SDK is not a version verified here, or when a
 name the adapter uses (`ADAPTER_NAMES`) is missing or refused. tests/test_partial_sdk.py checks the rest.
@@ -36,8 +37,13 @@ VERIFIED_VERSIONS = ("6.4.8",)
 #: what each of these SDK modules imports that is refused, the names taken from it, and what it serves
 REFUSED: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     "tablestore.connection": {"aiohttp": ("the async client (AsyncOTSClient's AsyncConnectionPool)", ())},
-    "tablestore.encoder": {"tablestore.flatbuffer.timeseries_flat_buffer_encoder": (
-        "time series writes (PutTimeseriesData)", ("get_column_val_by_tp",))},
+    "tablestore.encoder": {
+        "tablestore.flatbuffer.timeseries_flat_buffer_encoder": ("time series writes (PutTimeseriesData)",
+                                                                 ("get_column_val_by_tp",)),
+        # the checksum of a time series write's flatbuffer rows only (encoder.py, _encode_put_timeseries_data):
+        # the crc32c package also imports argparse at its own import (~4 ms)
+        "crc32c": ("time series writes (PutTimeseriesData)", ()),
+    },
     "tablestore.decoder": {
         "tablestore.flatbuffer.dataprotocol.SQLResponseColumns": ("SQL query results (SQLQuery)",
                                                                   ("SQLResponseColumns",)),
@@ -70,7 +76,7 @@ class PartialSdkError(RuntimeError):
 
 def _refusal(what: str, serves: str) -> str:
     return (f"{what} is not loaded: the Tablestore SDK was loaded in part by {__name__} (without aiohttp, "
-            f"asyncio, flatbuffers and numpy), and {what} serves {serves}, which this product does not use. "
+            f"asyncio, flatbuffers, numpy and crc32c), and {what} serves {serves}, which this product does not use. "
             f"To use it, import the whole SDK (`import tablestore`) before precheck's Tablestore adapter; "
             f"see docs/cold-start.md")
 
