@@ -4,6 +4,8 @@ pure functions and files, no server."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -169,3 +171,24 @@ def test_a_server_name_unfit_for_freetds_conf_is_refused():
     weird = SqlTarget(ServerName(host="db#x"))
     with pytest.raises(SqlError):
         freetds_section(weird, 1433)
+
+
+def test_the_process_file_is_made_without_importing_tempfile(tmp_path):
+    """A fresh process's first connector makes its folder (0700) and file (0600) without tempfile (cold start)."""
+    code = ("import os, sys\nfrom precheck.adapters import freetds_conf\n"
+            "conf = freetds_conf.shared(export=lambda path: None)\n"
+            "print(oct(conf.path.parent.stat().st_mode & 0o777), oct(conf.path.stat().st_mode & 0o777),"
+            " conf.path.parent.parent == __import__('pathlib').Path(os.environ['TMPDIR']),"
+            " 'tempfile' in sys.modules, sorted(os.listdir(conf.path.parent)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert out.stdout.split() == ["0o700", "0o600", "True", "False", "['freetds.conf']"]
+
+
+def test_a_temporary_directory_that_cannot_hold_the_folder_falls_back_to_tempfiles_choice(tmp_path):
+    code = ("import os, tempfile\nfrom precheck.adapters import freetds_conf\n"
+            "conf = freetds_conf.shared(export=lambda path: None)\n"
+            "print(conf.path.is_file(), conf.path.parent.parent == __import__('pathlib').Path(tempfile.gettempdir()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "TMPDIR": str(tmp_path / "missing")})
+    assert out.stdout.split() == ["True", "True"]

@@ -233,6 +233,16 @@ def export_freetds_conf(path: Path) -> None:
     os.environ["FREETDSCONF"] = str(path)
 
 
+def temporary_parent() -> str:
+    """The directory tempfile tries first: the first of TMPDIR, TEMP, TMP that is set, else /tmp (tempfile's
+    order on POSIX), for the generated freetds.conf's folder (adapters/freetds_conf.py, which falls back to
+    tempfile itself when that directory cannot hold it)."""
+    for variable in ("TMPDIR", "TEMP", "TMP"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return "/tmp"
+
+
 # --- parsing, one rule per kind of value ----------------------------------------------------------------------
 
 
