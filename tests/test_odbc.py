@@ -3,6 +3,7 @@ pure functions and files, no server."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -192,3 +193,12 @@ def test_a_temporary_directory_that_cannot_hold_the_folder_falls_back_to_tempfil
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "TMPDIR": str(tmp_path / "missing")})
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_a_request_compares_as_a_value_refuses_changes_and_never_shows_its_text():
+    made = connection_string(target(encrypt="off"), 1433, "u", SECRET, "FreeTDS")
+    again = connection_string(target(encrypt="off"), 1433, "u", SECRET, "FreeTDS")
+    assert made == again and hash(made) == hash(again) and made != ("x", None)
+    assert SECRET not in repr(made) and "section=None" in repr(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.text = "other"  # type: ignore[misc]
