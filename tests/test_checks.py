@@ -240,3 +240,14 @@ def test_oss_bucket_failures_are_told_apart(kind, words):
     verdict = oss_connectivity.run(context(probes(oss=FakeOss(ProbeError(kind, ""))), bucket="erp-backups"))
     assert verdict.status is ItemStatus.FAILED
     assert words in verdict.message
+
+
+def test_a_connection_is_a_value_shown_as_the_dataclass_was_and_refuses_changes():
+    import dataclasses
+
+    made = Connected("100.100.1.1:443", 3.5)
+    assert made == Connected(address="100.100.1.1:443", connect_ms=3.5) and made != Connected("x:1", 3.5)
+    assert hash(made) == hash(Connected("100.100.1.1:443", 3.5)) and made != ("100.100.1.1:443", 3.5)
+    assert repr(made) == "Connected(address='100.100.1.1:443', connect_ms=3.5)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.connect_ms = 1.0  # type: ignore[misc]
