@@ -8,9 +8,9 @@ messages never carry a secret.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import FrozenInstanceError
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .frozen import Frozen
 from .models import Endpoint, Instance, Outcome, Run
 from .sqltarget import SqlTarget
 
@@ -67,7 +67,7 @@ class SecretError(PrecheckError):
     """A password reference could not be resolved."""
 
 
-class Connected:
+class Connected(Frozen):
     """A TCP connection that opened: where to, and how long it took.
 
     A plain class that behaves as the frozen dataclass it was (the constructor, == and hash, the same repr,
@@ -82,22 +82,12 @@ class Connected:
         object.__setattr__(self, "address", address)
         object.__setattr__(self, "connect_ms", connect_ms)
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.address, self.connect_ms) == (other.address, other.connect_ms)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.address, self.connect_ms))
+    def _key(self) -> tuple:
+        return (self.address, self.connect_ms)
 
     def __repr__(self) -> str:
         return f"Connected(address={self.address!r}, connect_ms={self.connect_ms!r})"
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 class NetworkProbe(Protocol):

@@ -45,12 +45,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import FrozenInstanceError
 from pathlib import Path
 from typing import Any
 
 from . import timeouts
 from .adapters.credentials import Credentials
+from .frozen import Frozen
 
 #: seconds beyond an item's time limit before its missing outcome is TIMED_OUT (queueing and delivery)
 DEFAULT_DEADLINE_GRACE_S = 2.0
@@ -77,7 +77,7 @@ class SettingsError(ValueError):
         self.rule = rule
 
 
-class Settings:
+class Settings(Frozen):
     """The settings, frozen once made. A plain class with slots, written as `dataclass(frozen=True)` would
     generate it (keyword arguments with the defaults below, `==` and `hash` over every field but
     `secret_env`, a repr without `credentials` and `secret_env`, `FrozenInstanceError` on assignment):
@@ -138,26 +138,12 @@ class Settings:
         if not self.store_url:
             set_(self, "store_url", default_store_url(self.home))
 
-    def _compared(self) -> tuple[Any, ...]:
+    def _key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in _COMPARED)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._compared() == other._compared()
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _COMPARED if name != "credentials")
         return f"{self.__class__.__qualname__}({shown})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     @property
     def local(self) -> bool:

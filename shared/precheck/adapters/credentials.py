@@ -1,12 +1,13 @@
-"""Cloud credentials: where they come from, and how they are kept out of sight (imports nothing of ours)."""
+"""Cloud credentials: where they come from, and how they are kept out of sight (imports only precheck.frozen)."""
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
 from typing import Any
 
+from ..frozen import Frozen
 
-class Credentials:
+
+class Credentials(Frozen):
     """An AccessKey pair, with the STS token when the keys are temporary. Never printed.
 
     A plain class that behaves as the frozen dataclass it was (the same constructor, `==` and hash over the three
@@ -25,22 +26,8 @@ class Credentials:
     def _key(self) -> tuple:
         return (self.access_key_id, self.access_key_secret, self.security_token)
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._key() == other._key()
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def __repr__(self) -> str:
         return f"{type(self).__qualname__}(access_key_id={self.access_key_id!r})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     @classmethod
     def from_context(cls, context: Any) -> Credentials | None:

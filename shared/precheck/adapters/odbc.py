@@ -24,8 +24,8 @@ Nothing here opens a connection: these are pure functions of the target, so test
 from __future__ import annotations
 
 import hashlib
-from dataclasses import FrozenInstanceError
 
+from ..frozen import Frozen
 from ..ports import SqlError
 from ..sqltarget import SqlTarget
 
@@ -48,7 +48,7 @@ def _supports_strict(driver: str) -> bool:
                                                                               "msodbcsql17", "msodbcsql13"))
 
 
-class OdbcRequest:
+class OdbcRequest(Frozen):
     """What to hand the driver: the connection string and, for FreeTDS validation, a freetds.conf section
     (name, body) the string names with `Servername=`.
 
@@ -64,22 +64,12 @@ class OdbcRequest:
         object.__setattr__(self, "text", text)
         object.__setattr__(self, "section", section)
 
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.text, self.section) == (other.text, other.section)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((self.text, self.section))
+    def _key(self) -> tuple:
+        return (self.text, self.section)
 
     def __repr__(self) -> str:
         return f"OdbcRequest(text=(not shown), section={self.section!r})"
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
 
 def _freetds_value(value: str, what: str) -> str:
