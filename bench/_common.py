@@ -74,3 +74,14 @@ def machine() -> dict[str, Any]:
     return {"cpu_model": model or platform.processor() or None, "cpu_count": os.cpu_count(),
             "memory_gb": memory_gb, "os": platform.platform(), "python": platform.python_version(),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def drain_through_deadline(client: Any, later: Any, clock: Any, timeout_s: float) -> None:
+    """Let a run end as in FC: drain the in-process invoker, then play the finalizer delayed to the run's
+    deadline (`later`, a manual x-fc-async-delay, on the manual `clock`) if one is due, and drain again."""
+    client.drain(timeout_s)
+    due = later.next_due()
+    if due is not None:
+        clock.now = due
+        later.play()
+        client.drain(timeout_s)

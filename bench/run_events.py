@@ -19,7 +19,7 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "shared")]
 
-from _common import emit  # noqa: E402
+from _common import drain_through_deadline, emit  # noqa: E402
 
 from precheck import local  # noqa: E402
 from precheck.adapters.inprocess_invoker import InProcessInvoker  # noqa: E402
@@ -76,12 +76,7 @@ def one_run(with_events: bool, workdir: Path) -> tuple[Counter, Counter]:
                 scheduler=invoker if with_events else None)
     with Client(deps, functions) as client:
         client.http.post("/instances", json=instance().model_dump(mode="json"))
-        client.drain(30)
-        due = later.next_due()
-        if due is not None:
-            clock.now = due
-            later.play()
-            client.drain(30)
+        drain_through_deadline(client, later, clock, 30)
     return invocations, store.calls
 
 

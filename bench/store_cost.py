@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT)]
 sys.path.append(str(ROOT / "shared"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import emit  # noqa: E402
+from _common import drain_through_deadline, emit  # noqa: E402
 
 SIZES = (10, 32767)
 
@@ -132,12 +132,7 @@ def one_precheck(databases: int) -> dict[str, Any]:
                     "POST", f"/instances/{the_instance.instance_id}/prechecks",
                     path_parameters={"instance_id": the_instance.instance_id}))
                 assert response is not None
-                client_.drain(60)
-                due = later.next_due()
-                if due is not None:
-                    clock.now = due
-                    later.play()
-                    client_.drain(60)
+                drain_through_deadline(client_, later, clock, 60)
                 client_.http.get(f"/instances/{the_instance.instance_id}/prechecks/latest")
                 figures.append(summarize(list(meter.requests)))
                 clock.now += 60
