@@ -79,15 +79,10 @@ class Connected(Frozen):
     connect_ms: float
 
     def __init__(self, address: str, connect_ms: float):
-        object.__setattr__(self, "address", address)
-        object.__setattr__(self, "connect_ms", connect_ms)
-
-    def _key(self) -> tuple:
-        return (self.address, self.connect_ms)
+        self._init(address=address, connect_ms=connect_ms)
 
     def __repr__(self) -> str:
         return f"Connected(address={self.address!r}, connect_ms={self.connect_ms!r})"
-
 
 
 class NetworkProbe(Protocol):

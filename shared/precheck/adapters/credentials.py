@@ -19,9 +19,7 @@ class Credentials(Frozen):
     security_token: str | None
 
     def __init__(self, access_key_id: str, access_key_secret: str, security_token: str | None = None):
-        object.__setattr__(self, "access_key_id", access_key_id)
-        object.__setattr__(self, "access_key_secret", access_key_secret)
-        object.__setattr__(self, "security_token", security_token)
+        self._init(access_key_id=access_key_id, access_key_secret=access_key_secret, security_token=security_token)
 
     def _key(self) -> tuple:
         return (self.access_key_id, self.access_key_secret, self.security_token)

@@ -61,15 +61,10 @@ class OdbcRequest(Frozen):
     section: tuple[str, str] | None
 
     def __init__(self, text: str, section: tuple[str, str] | None = None):
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "section", section)
-
-    def _key(self) -> tuple:
-        return (self.text, self.section)
+        self._init(text=text, section=section)
 
     def __repr__(self) -> str:
         return f"OdbcRequest(text=(not shown), section={self.section!r})"
-
 
 
 def _freetds_value(value: str, what: str) -> str:
