@@ -9,8 +9,9 @@ written by hand instead, with `__slots__` and their own `__init__`, and share th
   `_init(...)` (or `object.__setattr__` where a class is made in bulk) in its `__init__`.
 - `Record`: mutable, `==` over `_key()` between instances of the same class only, and unhashable, as a plain
   dataclass is.
-Both show themselves as a dataclass does, `Name(field=value, ...)` over their slots in order, unless the class
-says its own repr (one holding a secret does); `_key()` is the slots' values unless the class says otherwise.
+Both pickle and copy field by field, and show themselves as a dataclass does, `Name(field=value, ...)` over
+their slots in order, unless the class says its own repr (one holding a secret does); `_key()` is the slots'
+values unless the class says otherwise.
 Imports nothing of ours.
 """
 
@@ -30,8 +31,22 @@ def _fields_of(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _rebuilt(klass: type, fields: dict[str, Any]) -> Any:
+    """`klass`'s value with these fields, set past a frozen class's refusal (pickle and copy make them so)."""
+    value: Any = object.__new__(klass)
+    for name, field in fields.items():
+        object.__setattr__(value, name, field)
+    return value
+
+
 class _Value:
     __slots__: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled and copied field by field (a frozen class refuses the setattr pickle's default would use)."""
+        fields = {name: getattr(self, name) for name in _fields_of(self)}
+        fields.update(getattr(self, "__dict__", {}))
+        return (_rebuilt, (self.__class__, fields))
 
     def _key(self) -> tuple[Any, ...]:
         """What `==` (and, when frozen, hash) compares: every field's value, in order."""
