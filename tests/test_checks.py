@@ -251,3 +251,32 @@ def test_a_connection_is_a_value_shown_as_the_dataclass_was_and_refuses_changes(
     assert repr(made) == "Connected(address='100.100.1.1:443', connect_ms=3.5)"
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.connect_ms = 1.0  # type: ignore[misc]
+
+
+def test_a_verdict_is_a_value_whose_default_list_and_dict_are_its_own():
+    """Written by hand (issue 16) as the dataclass was: each verdict a new list and dict, == and repr by field."""
+    first, second = checks.Verdict(ItemStatus.PASSED, "ok"), checks.Verdict(ItemStatus.PASSED, "ok")
+    first.affected.append("x")  # type: ignore[arg-type]
+    first.details["k"] = 1
+    assert second.affected == [] and second.details == {} and first != second
+    assert checks.Verdict(ItemStatus.FAILED, "m", [], "a", {}) == checks.Verdict(ItemStatus.FAILED, "m", advice="a")
+    assert repr(second) == ("Verdict(status=<ItemStatus.PASSED: 'PASSED'>, message='ok', affected=[], advice='', "
+                            "details={})")
+
+
+def test_probes_and_a_context_are_replaced_field_by_field_and_probes_refuse_changes():
+    """replace() makes a new value through the constructor (an unknown field is a TypeError) and leaves the old one."""
+    import dataclasses
+
+    base = probes()
+    local = base.replace(local=True)
+    assert local.local and not base.local and local.sql is base.sql and local != base
+    assert base.for_invocation().network is base.network
+    with pytest.raises(TypeError):
+        base.replace(nothing=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.local = True  # type: ignore[misc]
+    ctx = context(base)
+    moved = ctx.replace(probes=local)
+    assert moved.probes is local and ctx.probes is base and moved.instance is ctx.instance
+    assert (moved.started, moved.time_limit, moved.margin) == (ctx.started, ctx.time_limit, ctx.margin)

@@ -3,8 +3,6 @@ machine's network and the precheck process's environment; in FC it keeps the fun
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from precheck import wiring
@@ -20,7 +18,7 @@ CLOUD_WORDS = ("security group", "vSwitch", "function's", "check function", "SQL
 
 
 def where(local: bool, **parts) -> Probes:
-    return dataclasses.replace(fakes.probes(**parts), local=local)
+    return fakes.probes(**parts).replace(local=local)
 
 
 def sql_advice(local: bool, error) -> str:
@@ -67,7 +65,7 @@ def test_the_local_assistant_failing_gives_bash_advice_not_cloud_assistants():
             raise AssistantError("unsupported", "bash is not installed on this machine")
 
     base = where(True)
-    probes = dataclasses.replace(base, assistant=lambda: NoBash())
+    probes = base.replace(assistant=lambda: NoBash())
     verdict = control_network.ITEM.run(fakes.context(probes, ecs_instance_id="i-bp1local0000001"))
     assert verdict.status is ItemStatus.ERROR and "bash" in verdict.advice and "Cloud Assistant" not in verdict.advice
 

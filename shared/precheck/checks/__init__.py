@@ -11,26 +11,38 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, Instance, ItemStatus
 from ..ports import Assistant, NetworkProbe, OssProbe, SecretResolver, SqlConnector
 
 
-@dataclass(frozen=True)
-class Probes:
-    """The ways a check may look at the world. Built lazily: a check pays only for what it uses."""
+class Probes(Frozen):
+    """The ways a check may look at the world. Built lazily: a check pays only for what it uses.
 
+    Frozen (precheck.frozen), written by hand rather than as a dataclass: every check function imports this
+    module, and generating a dataclass costs a cold start 0.3-0.5 ms a class (issue 16)."""
+
+    __slots__ = ("network", "oss", "sql", "secrets", "assistant", "local")
     network: Callable[[], NetworkProbe]
     oss: Callable[[], OssProbe]
     sql: Callable[[], SqlConnector]
     secrets: Callable[[], SecretResolver]
     #: runs the network probe on the instance's ECS host (the network items, when it names one)
-    assistant: Callable[[], Assistant] | None = None
+    assistant: Callable[[], Assistant] | None
     #: the checks run on this machine (the command line, the local API), not in FC: advice names this machine's
     #: network and the `precheck` process's environment instead of a function's VPC, vSwitch and role
-    local: bool = False
+    local: bool
+
+    def __init__(self, network: Callable[[], NetworkProbe], oss: Callable[[], OssProbe],
+                 sql: Callable[[], SqlConnector], secrets: Callable[[], SecretResolver],
+                 assistant: Callable[[], Assistant] | None = None, local: bool = False) -> None:
+        self._init(network=network, oss=oss, sql=sql, secrets=secrets, assistant=assistant, local=local)
+
+    def replace(self, **changes: Any) -> Probes:
+        """These probes with `changes` (field=value), as `dataclasses.replace` made them."""
+        return Probes(**{**_fields(self, self.__slots__), **changes})
 
     def for_invocation(self) -> Probes:
         """These probes with one secret resolver for the whole invocation: a secret (a KMS call) is read at
@@ -42,37 +54,60 @@ class Probes:
                 made.append(self.secrets())
             return made[0]
 
-        return Probes(network=self.network, oss=self.oss, sql=self.sql, secrets=secrets, assistant=self.assistant,
-                      local=self.local)
+        return self.replace(secrets=secrets)
 
 
-@dataclass
-class CheckContext:
+class CheckContext(Record):
+    """What a check runs with: its instance, its probes and its time (Record: a dataclass's behaviour, by hand)."""
+
+    __slots__ = ("instance", "probes", "started", "time_limit", "margin")
     instance: Instance
     probes: Probes
     started: float  # time.monotonic() when the item started
     time_limit: float  # seconds
     #: kept back from every probe, so a probe that gives up at its timeout still reports before the runner's
     #: own time limit cuts the item off as TIMED_OUT
-    margin: float = 0.25
+    margin: float
+
+    def __init__(self, instance: Instance, probes: Probes, started: float, time_limit: float,
+                 margin: float = 0.25) -> None:
+        self.instance = instance
+        self.probes = probes
+        self.started = started
+        self.time_limit = time_limit
+        self.margin = margin
+
+    def replace(self, **changes: Any) -> CheckContext:
+        """A new context with `changes` (field=value), as `dataclasses.replace` made one."""
+        return CheckContext(**{**_fields(self, self.__slots__), **changes})
 
     def remaining(self) -> float:
         return max(0.0, self.time_limit - self.margin - (time.monotonic() - self.started))
 
 
-@dataclass
-class Verdict:
+class Verdict(Record):
     """What a check concludes; the runner adds item, code, timing and size limits."""
 
+    __slots__ = ("status", "message", "affected", "advice", "details")
     status: ItemStatus
     message: str
-    affected: list[AffectedDatabase] = field(default_factory=list)
-    advice: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
+    affected: list[AffectedDatabase]
+    advice: str
+    details: dict[str, Any]
+
+    def __init__(self, status: ItemStatus, message: str, affected: list[AffectedDatabase] | None = None,
+                 advice: str = "", details: dict[str, Any] | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.affected = [] if affected is None else affected  # a new list and dict each (no shared default)
+        self.advice = advice
+        self.details = {} if details is None else details
 
 
-@dataclass(frozen=True)
-class CheckItem:
+class CheckItem(Frozen):
+    """A check item: what `ITEM = CheckItem(...)` in an item module declares."""
+
+    __slots__ = ("name", "code", "title", "order", "run", "reads_secrets", "runs_on_host")
     name: str  # the item's id, e.g. "recovery_mode"; its function is check_<name>
     code: str  # the code HBR's console and API use for the same item
     title: str
@@ -80,14 +115,23 @@ class CheckItem:
     run: Callable[[CheckContext], Verdict]
     #: the item reads the instance's password (`ctx.probes.secrets()`): its function runs in the service whose
     #: role may read KMS secrets (layout.SQL_SERVICE), and only such items' functions do
-    reads_secrets: bool = False
+    reads_secrets: bool
     #: the item may run commands on the instance's ECS host (Cloud Assistant, `ctx.probes.assistant()`): its
     #: function runs in the service whose role alone may (layout.NET_SERVICE), and only such items' functions do
-    runs_on_host: bool = False
+    runs_on_host: bool
+
+    def __init__(self, name: str, code: str, title: str, order: int, run: Callable[[CheckContext], Verdict],
+                 reads_secrets: bool = False, runs_on_host: bool = False) -> None:
+        self._init(name=name, code=code, title=title, order=order, run=run, reads_secrets=reads_secrets,
+                   runs_on_host=runs_on_host)
 
     @property
     def function_name(self) -> str:
         return function_name(self.name)
+
+
+def _fields(value: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(value, name) for name in names}
 
 
 def function_name(item: str) -> str:

@@ -8,7 +8,6 @@ visibility rules) is read_catalog's own.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -51,7 +50,7 @@ def read_catalog_and(ctx: CheckContext,
     """(the catalog read_catalog reads, `read(session, catalog)` on the same session); raises PrecheckError as
     read_catalog does, and whatever `read` raises (an item catches the failures it can explain)."""
     holding = _Holding(ctx.probes.sql())
-    inner = dataclasses.replace(ctx, probes=dataclasses.replace(ctx.probes, sql=lambda: holding))
+    inner = ctx.replace(probes=ctx.probes.replace(sql=lambda: holding))
     try:
         catalog = read_catalog(inner)
         return catalog, read(holding.opened[0], catalog)
