@@ -195,3 +195,25 @@ def test_a_catalog_query_refused_twice_is_the_items_error():
     session = FakeSession(SYSTEM, error=SqlError("query", "SQL Server error: Invalid object name (208)"))
     verdict = database_status.run(context(probes(sql=FakeSql(session))))
     assert verdict.status is ItemStatus.ERROR and "(208)" in verdict.message
+
+
+def test_a_database_row_is_a_frozen_value_and_each_catalog_its_own_replication():
+    """Database and Replica (one per row, written by hand for issue 16) compare, hash and show as the frozen
+    dataclasses they were; a catalog made without a Replication gets a new one, never a shared one."""
+    import dataclasses
+
+    from precheck.checks._databases import Database, Replica
+    from precheck.checks._sql import DatabaseCatalog
+
+    replica = Replica(False, "SYNCHRONIZED", "ONLINE")
+    row = Database("sales", "ONLINE", "FULL", in_availability_group=True, replica=replica)
+    same = Database("sales", "ONLINE", "FULL", False, False, True, Replica(False, "SYNCHRONIZED", "ONLINE"))
+    assert row == same and hash(row) == hash(same) and row != Database("sales", "ONLINE", "SIMPLE")
+    assert repr(row.replica) == "Replica(primary=False, synchronization_state='SYNCHRONIZED', database_state='ONLINE')"
+    assert repr(Database("a", None, None)) == ("Database(name='a', state=None, recovery_model=None, read_only=False, "
+                                               "standby=False, in_availability_group=False, replica=None)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.state = "OFFLINE"  # type: ignore[misc]
+    first, second = DatabaseCatalog([row], True), DatabaseCatalog([row], True)
+    first.replication.unreadable = "denied"
+    assert second.replication.unreadable is None and first != second

@@ -8,8 +8,8 @@ Pure: rows in, values out. The queries name no database.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from ..frozen import Frozen, Record
 from ..models import AffectedDatabase
 
 # sys.databases
@@ -41,26 +41,46 @@ REPLICAS_SQL = ("SELECT d.name, rs.is_primary_replica, rs.synchronization_state_
 BACKUP_READY = frozenset({"SYNCHRONIZED", "SYNCHRONIZING"})
 
 
-@dataclass(frozen=True)
-class Replica:
+class Replica(Frozen):
     """This instance's replica of an availability database (its is_local row of the HADR view)."""
 
+    __slots__ = ("primary", "synchronization_state", "database_state")
     primary: bool
     synchronization_state: str
     database_state: str
 
+    def __init__(self, primary: bool, synchronization_state: str, database_state: str) -> None:
+        set_ = object.__setattr__  # one per availability database: no keyword loop (frozen.Frozen)
+        set_(self, "primary", primary)
+        set_(self, "synchronization_state", synchronization_state)
+        set_(self, "database_state", database_state)
 
-@dataclass(frozen=True)
-class Database:
-    """One database the login sees (snapshots never are: DATABASES_SQL leaves them out)."""
 
+class Database(Frozen):
+    """One database the login sees (snapshots never are: DATABASES_SQL leaves them out).
+
+    Frozen (precheck.frozen), written by hand rather than as a dataclass: generating one costs a cold start
+    0.3-0.5 ms a class (issue 16)."""
+
+    __slots__ = ("name", "state", "recovery_model", "read_only", "standby", "in_availability_group", "replica")
     name: str
     state: str | None
     recovery_model: str | None
-    read_only: bool = False
-    standby: bool = False  # restored WITH STANDBY (log shipping secondary): a restore target
-    in_availability_group: bool = False
-    replica: Replica | None = None  # None outside a group, or when the HADR view could not be read
+    read_only: bool
+    standby: bool  # restored WITH STANDBY (log shipping secondary): a restore target
+    in_availability_group: bool
+    replica: Replica | None  # None outside a group, or when the HADR view could not be read
+
+    def __init__(self, name: str, state: str | None, recovery_model: str | None, read_only: bool = False,
+                 standby: bool = False, in_availability_group: bool = False, replica: Replica | None = None) -> None:
+        set_ = object.__setattr__  # one per database (32,767 on an instance): no keyword loop (frozen.Frozen)
+        set_(self, "name", name)
+        set_(self, "state", state)
+        set_(self, "recovery_model", recovery_model)
+        set_(self, "read_only", read_only)
+        set_(self, "standby", standby)
+        set_(self, "in_availability_group", in_availability_group)
+        set_(self, "replica", replica)
 
     @property
     def current_state(self) -> str:
@@ -92,12 +112,15 @@ def replicas(rows: Iterable[dict]) -> dict[str, Replica]:
             for row in rows}
 
 
-@dataclass
-class Replication:
+class Replication(Record):
     """What the catalog read said about availability groups: None for `unreadable` when the HADR view was read
     (or not needed), else the server's reason it could not be."""
 
-    unreadable: str | None = None
+    __slots__ = ("unreadable",)
+    unreadable: str | None
+
+    def __init__(self, unreadable: str | None = None) -> None:
+        self.unreadable = unreadable
 
     def details(self, found: list[Database]) -> dict:
         """`details.availability_groups` of a verdict (empty when no database is in a group)."""

@@ -9,10 +9,10 @@ routes): `probed_from` is "function" and the message says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import timeouts
+from ..frozen import Frozen
 from ..models import Endpoint, ItemStatus
 from ..ports import AssistantError, ProbeError
 from . import CheckContext, Verdict
@@ -142,13 +142,16 @@ def instance_details(endpoint: Endpoint, report: ProbeReport, instance_id: str) 
     return details
 
 
-@dataclass(frozen=True)
-class HostProbe:
+class HostProbe(Frozen):
     """A probe that ran on the ECS instance and did its work: its report, the outcome's details, and where from."""
 
+    __slots__ = ("report", "details", "where")
     report: ProbeReport
     details: dict
     where: str
+
+    def __init__(self, report: ProbeReport, details: dict, where: str) -> None:
+        self._init(report=report, details=details, where=where)
 
 
 def probe_from_instance(ctx: CheckContext, endpoint: Endpoint, bucket: str | None = None) -> HostProbe | Verdict:

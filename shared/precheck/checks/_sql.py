@@ -6,8 +6,8 @@ The queries name no database: nothing a user controls is ever part of the SQL te
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
+from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError, SqlError, SqlSession
 from ..tsql import quote_name
@@ -39,14 +39,19 @@ VISIBILITY_SQL = ("SELECT IS_SRVROLEMEMBER('sysadmin') AS is_sysadmin, "
                   "HAS_PERMS_BY_NAME('master', 'DATABASE', 'CREATE DATABASE') AS create_database")
 
 
-@dataclass(frozen=True)
-class Visibility:
+class Visibility(Frozen):
     """What the login holds of what shows rows of sys.databases (each True only when the server said 1)."""
 
-    sysadmin: bool = False
-    view_any_database: bool = False
-    alter_any_database: bool = False
-    create_database: bool = False  # CREATE DATABASE in master (implied by CREATE ANY / ALTER ANY DATABASE)
+    __slots__ = ("sysadmin", "view_any_database", "alter_any_database", "create_database")
+    sysadmin: bool
+    view_any_database: bool
+    alter_any_database: bool
+    create_database: bool  # CREATE DATABASE in master (implied by CREATE ANY / ALTER ANY DATABASE)
+
+    def __init__(self, sysadmin: bool = False, view_any_database: bool = False, alter_any_database: bool = False,
+                 create_database: bool = False) -> None:
+        self._init(sysadmin=sysadmin, view_any_database=view_any_database, alter_any_database=alter_any_database,
+                   create_database=create_database)
 
     @classmethod
     def of(cls, rows: list[dict]) -> Visibility:
@@ -74,12 +79,21 @@ class Visibility:
                 "alter_any_database": self.alter_any_database, "create_database_in_master": self.create_database}
 
 
-@dataclass
-class DatabaseCatalog:
+class DatabaseCatalog(Record):
+    """The databases the login sees, and what it may and may not see (Record: a dataclass's behaviour, by hand)."""
+
+    __slots__ = ("databases", "complete", "visibility", "replication")
     databases: list[Database]  # database snapshots excluded (DATABASES_SQL)
     complete: bool  # False when the login may not see every database
-    visibility: Visibility = field(default_factory=Visibility)
-    replication: Replication = field(default_factory=Replication)
+    visibility: Visibility
+    replication: Replication
+
+    def __init__(self, databases: list[Database], complete: bool, visibility: Visibility | None = None,
+                 replication: Replication | None = None) -> None:
+        self.databases = databases
+        self.complete = complete
+        self.visibility = Visibility() if visibility is None else visibility  # a new one each (no shared default)
+        self.replication = Replication() if replication is None else replication
 
 
 def read_catalog(ctx: CheckContext) -> DatabaseCatalog:
