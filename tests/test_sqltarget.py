@@ -149,3 +149,20 @@ def test_the_command_line_refuses_contradicting_flags_before_connecting(monkeypa
     assert code == 2
     err = capsys.readouterr().err
     assert "not both" in err and "secret-pw" not in err
+
+
+def test_a_target_built_directly_refuses_contradicting_encryption_with_a_value_error():
+    """SqlTarget (written by hand for issue 16) still checks its settings when made, not only through Instance,
+    and is a frozen value as the dataclass was."""
+    import dataclasses
+
+    with pytest.raises(ValueError, match="not both"):
+        SqlTarget(ServerName("db"), trust_server_certificate=True, ca_file="/etc/ca.pem")
+    with pytest.raises(ValueError, match="encrypt must be one of"):
+        SqlTarget.at("db", 1433, encrypt="sometimes")
+    target = SqlTarget.at("db", 1433, encrypt="off")
+    assert target == SqlTarget(ServerName("db", 1433), "off")
+    assert hash(target) == hash(SqlTarget.at("db", 1433, encrypt="off"))
+    assert repr(target.server) == "ServerName(host='db', port=1433, instance=None)" and str(target) == "db,1433"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        target.encrypt = "strict"  # type: ignore[misc]
