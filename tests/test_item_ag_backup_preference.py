@@ -4,6 +4,7 @@ the emulator's availability-group views through python-tds."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -181,3 +182,23 @@ def test_pytds_reads_the_groups_replicas_and_preferred_replica(sqlserver_emulato
         assert tuple(cursor.fetchone()) == (True, 1)
     assert rows == {"a": (False, "g1", "PRIMARY", "TDSEMU", 50), "b": (True, "g2", "NONE", "TDSEMU", 60),
                     "c": (False, "g3", "SECONDARY_ONLY", "TDSEMU", 50)}
+
+
+# --- the value classes: written by hand (issue 16's cold start), they behave as the dataclasses they were ----------
+
+def test_preference_is_frozen_and_reading_a_plain_record():
+    assert pref() == Preference("orders", "ONLINE", "FULL", False, "ag1", "SECONDARY", "SQL01", True)
+    assert hash(pref()) == hash(pref()) and pref() != pref(primary=False)
+    assert repr(pref(group=None)) == ("Preference(name='orders', state='ONLINE', recovery_model='FULL', "
+                                      "preferred=False, group=None, preference='SECONDARY', replica_server='SQL01', "
+                                      "primary=True)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pref().group = "ag2"  # type: ignore[misc]
+    reading = ag_backup_preference.Reading([], None, {})  # type: ignore[arg-type]
+    assert reading.roles_unreadable is None and reading.before_2012 is False
+    assert reading == ag_backup_preference.Reading([], None, {}, None, False)  # type: ignore[arg-type]
+    reading.before_2012 = True  # mutable, as a plain dataclass
+    assert reading != ag_backup_preference.Reading([], None, {})  # type: ignore[arg-type]
+    assert repr(reading) == "Reading(rows=[], visibility=None, roles={}, roles_unreadable=None, before_2012=True)"
+    with pytest.raises(TypeError):
+        hash(reading)

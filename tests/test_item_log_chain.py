@@ -3,6 +3,9 @@ logic through a fake session, then end to end through the real driver (pyodbc ->
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 import time
 from datetime import datetime, timedelta
 
@@ -181,3 +184,19 @@ def test_emulated_login_failure_is_an_error(sqlserver_emulator):
     outcome = emulated(sqlserver_emulator(catalog()), password="Wrong-Pa55-word")
     assert outcome.status is ItemStatus.ERROR and outcome.details["reason"] == "login"
     assert "Wrong-Pa55-word" not in outcome.model_dump_json()
+
+
+# --- the value classes: written by hand (issue 16's cold start), they behave as the frozen dataclasses they were --
+
+def test_taker_and_history_behave_as_frozen_dataclasses():
+    taker = log_chain.Taker("sales", "sa", "Microsoft SQL Server", datetime(2026, 11, 1), 3)
+    assert taker == log_chain.Taker(database="sales", user="sa", software="Microsoft SQL Server",
+                                    latest=datetime(2026, 11, 1), backups=3)
+    assert hash(taker) == hash(copy.copy(taker)) and taker != log_chain.Taker("sales", "sa", "x", None, 3)
+    assert repr(taker) == ("Taker(database='sales', user='sa', software='Microsoft SQL Server', "
+                           "latest=datetime.datetime(2026, 11, 1, 0, 0), backups=3)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        taker.backups = 4  # type: ignore[misc]
+    history = log_chain.History([taker])
+    assert history.unreadable is None and repr(history) == f"History(takers=[{taker!r}], unreadable=None)"
+    assert pickle.loads(pickle.dumps(history)) == history != log_chain.History([taker], "denied")

@@ -3,6 +3,7 @@ logic through a fake session, then end to end through the real driver (pyodbc ->
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -160,3 +161,17 @@ def test_emulated_login_without_view_server_state_is_warned(sqlserver_emulator):
 def test_emulated_login_failure_is_an_error(sqlserver_emulator):
     outcome = emulated(sqlserver_emulator(catalog([{"name": "sales"}])), password="Wrong-Pa55-word")
     assert outcome.status is ItemStatus.ERROR and outcome.details["reason"] == "login"
+
+
+# --- the value classes: written by hand (issue 16's cold start), they behave as the frozen dataclasses they were --
+
+def test_log_use_and_reads_behave_as_frozen_dataclasses():
+    use = log_space.LogUse(1024, 512)
+    assert use == log_space.LogUse(size_kb=1024, used_kb=512) != log_space.LogUse(1024, 513)
+    assert hash(use) == hash(log_space.LogUse(1024, 512)) and repr(use) == "LogUse(size_kb=1024, used_kb=512)"
+    assert use.percent == 50.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        use.used_kb = 0  # type: ignore[misc]
+    reads = log_space.LogReads({}, {"sales": use})
+    assert reads.unreadable is None and reads == log_space.LogReads(waits={}, usage={"sales": use}, unreadable=None)
+    assert repr(reads) == f"LogReads(waits={{}}, usage={{'sales': {use!r}}}, unreadable=None)"

@@ -17,9 +17,8 @@ SQL Server 2008 R2 and older (ProductVersion below 11) have no availability grou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..fixes import guarded
+from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError, SqlError, SqlSession
 from ..tsql import comment, quote_name, quote_string
@@ -50,10 +49,10 @@ ADVICE = ("Back these databases up on the group's preferred backup replica (regi
           "where every backup job that honours the preference runs.")
 
 
-@dataclass(frozen=True)
-class Preference:
+class Preference(Frozen):
     """One availability database as this replica sees it."""
 
+    __slots__ = ("name", "state", "recovery_model", "preferred", "group", "preference", "replica_server", "primary")
     name: str
     state: str | None
     recovery_model: str | None
@@ -63,14 +62,35 @@ class Preference:
     replica_server: str | None
     primary: bool | None  # None: the replica state could not be read
 
+    def __init__(self, name: str, state: str | None, recovery_model: str | None, preferred: bool,
+                 group: str | None, preference: str | None, replica_server: str | None,
+                 primary: bool | None) -> None:
+        set_ = object.__setattr__  # one per availability database: no keyword loop (frozen.Frozen)
+        set_(self, "name", name)
+        set_(self, "state", state)
+        set_(self, "recovery_model", recovery_model)
+        set_(self, "preferred", preferred)
+        set_(self, "group", group)
+        set_(self, "preference", preference)
+        set_(self, "replica_server", replica_server)
+        set_(self, "primary", primary)
 
-@dataclass
-class Reading:
+
+class Reading(Record):
+    __slots__ = ("rows", "visibility", "roles", "roles_unreadable", "before_2012")
     rows: list[dict]
     visibility: Visibility
     roles: dict[str, bool]  # database -> this replica is its primary
-    roles_unreadable: str | None = None
-    before_2012: bool = False
+    roles_unreadable: str | None
+    before_2012: bool
+
+    def __init__(self, rows: list[dict], visibility: Visibility, roles: dict[str, bool],
+                 roles_unreadable: str | None = None, before_2012: bool = False) -> None:
+        self.rows = rows
+        self.visibility = visibility
+        self.roles = roles
+        self.roles_unreadable = roles_unreadable
+        self.before_2012 = before_2012
 
 
 def read(session: SqlSession) -> Reading:

@@ -14,9 +14,8 @@ needs VIEW SERVER STATE (sys.dm_hadr_database_replica_states, Permissions); temp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..fixes import guarded
+from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError, SqlError, SqlSession
 from ..tsql import comment, quote_name, quote_string
@@ -44,21 +43,34 @@ ADVICE = ("Make the login a member of db_backupoperator (the least role that may
           "role it is in overrides the role: find it in sys.database_permissions and REVOKE it.")
 
 
-@dataclass(frozen=True)
-class Missing:
+class Missing(Frozen):
     """What the login lacks to back up one database."""
 
+    __slots__ = ("name", "state", "recovery_model", "permissions")
     name: str
     state: str | None
     recovery_model: str | None
     permissions: tuple[str, ...]
 
+    def __init__(self, name: str, state: str | None, recovery_model: str | None,
+                 permissions: tuple[str, ...]) -> None:
+        set_ = object.__setattr__  # one per database: no keyword loop (frozen.Frozen)
+        set_(self, "name", name)
+        set_(self, "state", state)
+        set_(self, "recovery_model", recovery_model)
+        set_(self, "permissions", permissions)
 
-@dataclass
-class Reading:
+
+class Reading(Record):
+    __slots__ = ("rows", "visibility", "view_server_state")
     rows: list[dict]
     visibility: Visibility
     view_server_state: bool
+
+    def __init__(self, rows: list[dict], visibility: Visibility, view_server_state: bool) -> None:
+        self.rows = rows
+        self.visibility = visibility
+        self.view_server_state = view_server_state
 
 
 def read(session: SqlSession) -> Reading:

@@ -20,10 +20,10 @@ the item says so and gives the GRANTs (never PASSED).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..frozen import Frozen
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError, SqlError, SqlSession
 from ..tsql import comment, quote_name
@@ -44,15 +44,23 @@ ADVICE = ("Only one tool may take a database's log backups: find the job or tool
           "backup service's own, list their user or software name in the instance's settings.backup_identities.")
 
 
-@dataclass(frozen=True)
-class Taker:
+class Taker(Frozen):
     """Who took a database's log backups in the window: one group of HISTORY_SQL."""
 
+    __slots__ = ("database", "user", "software", "latest", "backups")
     database: str
     user: str
     software: str
     latest: Any  # datetime from the driver
     backups: int
+
+    def __init__(self, database: str, user: str, software: str, latest: Any, backups: int) -> None:
+        set_ = object.__setattr__  # one per database and taker: no keyword loop (frozen.Frozen)
+        set_(self, "database", database)
+        set_(self, "user", user)
+        set_(self, "software", software)
+        set_(self, "latest", latest)
+        set_(self, "backups", backups)
 
     def describe(self) -> str:
         latest = self.latest.isoformat(sep=" ", timespec="seconds") if isinstance(self.latest, datetime) else \
@@ -64,10 +72,13 @@ class Taker:
         return self.user.strip().casefold() in wanted or self.software.strip().casefold() in wanted
 
 
-@dataclass(frozen=True)
-class History:
+class History(Frozen):
+    __slots__ = ("takers", "unreadable")
     takers: list[Taker]
-    unreadable: str | None = None  # the server's reason, when the login may not read msdb's history
+    unreadable: str | None  # the server's reason, when the login may not read msdb's history
+
+    def __init__(self, takers: list[Taker], unreadable: str | None = None) -> None:
+        self._init(takers=takers, unreadable=unreadable)
 
 
 def read_history(session: SqlSession, days: int) -> History:

@@ -22,9 +22,8 @@ tempdb is left out (never backed up), and databases not ONLINE (no counters; dat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..fixes import guarded
+from ..frozen import Frozen
 from ..models import AffectedDatabase, ItemStatus
 from ..ports import PrecheckError, SqlError, SqlSession
 from ..tsql import comment, quote_name, quote_string
@@ -65,10 +64,15 @@ FULL_ADVICE = ("A nearly full log stops every change once full (error 9002): let
                "let it autogrow (sys.master_files shows its size, max_size and growth).")
 
 
-@dataclass(frozen=True)
-class LogUse:
+class LogUse(Frozen):
+    __slots__ = ("size_kb", "used_kb")
     size_kb: int
     used_kb: int
+
+    def __init__(self, size_kb: int, used_kb: int) -> None:
+        set_ = object.__setattr__  # one per database: no keyword loop (frozen.Frozen)
+        set_(self, "size_kb", size_kb)
+        set_(self, "used_kb", used_kb)
 
     @property
     def percent(self) -> float:
@@ -78,11 +82,14 @@ class LogUse:
         return f"log {self.percent:.1f}% used ({self.used_kb / 1024:.0f} of {self.size_kb / 1024:.0f} MB)"
 
 
-@dataclass(frozen=True)
-class LogReads:
+class LogReads(Frozen):
+    __slots__ = ("waits", "usage", "unreadable")
     waits: dict[str, str]  # key(name) -> log_reuse_wait_desc
     usage: dict[str, LogUse]  # key(name) -> its log's use
-    unreadable: str | None = None  # the server's reason the counters could not be read
+    unreadable: str | None  # the server's reason the counters could not be read
+
+    def __init__(self, waits: dict[str, str], usage: dict[str, LogUse], unreadable: str | None = None) -> None:
+        self._init(waits=waits, usage=usage, unreadable=unreadable)
 
 
 def key(name: str) -> str:

@@ -19,9 +19,9 @@ there are no service packs (ProductLevel stays RTM, cumulative updates only).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from ..frozen import Frozen
 from ..models import ItemSettings, ItemStatus
 from ..ports import PrecheckError, SqlSession
 from . import CheckContext, CheckItem, Verdict
@@ -59,14 +59,17 @@ NOTE_EXPRESS = ("Express edition: it has no SQL Server Agent, so no SQL Agent jo
                 "on this instance (the backup service schedules its own), and each database is limited to 10 GB.")
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(Frozen):
     """What SERVERPROPERTY says about the instance."""
 
+    __slots__ = ("version", "level", "edition", "engine_edition")
     version: str
     level: str
     edition: str
     engine_edition: int | None
+
+    def __init__(self, version: str, level: str, edition: str, engine_edition: int | None) -> None:
+        self._init(version=version, level=level, edition=edition, engine_edition=engine_edition)
 
     @property
     def parts(self) -> tuple[int, ...]:
