@@ -3,6 +3,7 @@ items probing from the ECS instance or from the function, through a scripted ass
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from precheck import probes
 from precheck.checks import CheckContext, Probes, control_network, oss_connectivity
 from precheck.checks._network import ASSISTANT_ADVICE
-from precheck.models import Instance, ItemStatus
+from precheck.models import Endpoint, Instance, ItemStatus
 from precheck.ports import AssistantError, Connected, ProbeError
 from precheck.probes import ProbeOutputError, parse
 from tests.fakes import FakeNetwork, FakeOss, FakeSecrets, FakeSql, instance
@@ -257,3 +258,18 @@ def test_the_command_fits_cloud_assistants_size_limit(family):
 
     target = probes.ProbeTarget(Endpoint.parse("a" * 255, default_port=443), "b" * 63, 5)
     assert len(base64.b64encode(probes.command(family, target).encode())) <= 18 * 1024
+
+
+def test_a_probe_target_and_its_report_are_frozen_values():
+    """As the frozen dataclasses they were (precheck.frozen): positional or keyword, ==, hash, assignment refused."""
+    endpoint = Endpoint.parse("oss-cn-hangzhou.aliyuncs.com", default_port=443)
+    target = probes.ProbeTarget(endpoint, "b", 5)
+    assert target == probes.ProbeTarget(endpoint=endpoint, bucket="b", step_timeout=5) != probes.ProbeTarget(endpoint)
+    assert hash(target) == hash(probes.ProbeTarget(endpoint, "b", 5))
+    assert probes.ProbeTarget(endpoint).step_timeout == 3.0
+    report = parse('{"probe": "precheck-network", "version": 1, "result": "ok", "stage": "connect"}')
+    assert repr(report) == ("ProbeReport(result='ok', stage='connect', address='', connect_ms=None, "
+                            "bucket_status=None, message='', os='')")
+    for value, field in ((target, "bucket"), (report, "result")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)

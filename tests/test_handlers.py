@@ -18,6 +18,7 @@ from precheck.deps import Deps
 from precheck.local import Functions
 from precheck.models import CheckRequest, ItemStatus, Outcome, Run
 from precheck.ports import PrecheckError
+from precheck.service import Collected, StartResult
 from precheck.testing import Client
 from tests.fakes import Clock, FailingInvoker, RecordingInvoker, instance
 from tests.helpers import load_event
@@ -410,3 +411,15 @@ def test_a_check_function_refuses_a_request_for_another_item(client):
     request["item"] = "database_status"
     answer = client.invoke("check_recovery_mode", request)
     assert answer["status"] == 400 and "not 'database_status'" in answer["error"]
+
+
+def test_the_service_results_are_plain_values_each_with_its_own_summary():
+    """StartResult and Collected behave as the plain dataclasses they were (precheck.portvalues): compared by value,
+    unhashable, the same repr; a StartResult made without a summary has its own dict (the default factory)."""
+    first, second = StartResult(), StartResult()
+    first.summary["registered"] = 1
+    assert second.summary == {} and second == StartResult(None, None, False, {}, None) and first != second
+    assert repr(second) == "StartResult(started=None, instance=None, duplicate=False, summary={}, updated=None)"
+    assert Collected(True, "stored") == Collected(stored=True, reason="stored") != Collected(False, "stored")
+    with pytest.raises(TypeError):
+        hash(Collected(True, "stored"))

@@ -4,6 +4,7 @@ whose verdicts a test sets."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -15,7 +16,8 @@ from precheck.adapters.sqlite_store import SqliteResultStore
 from precheck.checks import all_items
 from precheck.deps import Deps
 from precheck.layout import destination_of
-from precheck.models import AffectedDatabase, CheckRequest, ItemStatus, Outcome
+from precheck.models import AffectedDatabase, CheckRequest, ItemStatus, Outcome, Run
+from precheck.ports import EndMark, Recorded, RunRecord
 from precheck.testing import Client
 from tests.event_fakes import ListSink, ManualLater
 from tests.fakes import Clock, instance
@@ -174,6 +176,31 @@ def test_a_finalize_payload_is_recognised_only_in_its_own_shape():
                 json.dumps({"precheck_finalize": {"instance_id": "erp-prod", "run_id": "r1", "attempt": 99}}).encode(),
                 json.dumps({"precheck_finalize": {"instance_id": "", "run_id": "r1"}}).encode()):
         assert completion.parse_finalize(bad) is None
+
+
+def test_the_finalizer_job_the_marks_and_a_run_record_behave_as_the_dataclasses_they_were():
+    """Written by hand (precheck.frozen): Finalize, EndMark and Recorded are frozen values (==, hash, repr,
+    assignment refused); a RunRecord is mutable, compared by value, unhashable, and each one made without
+    outcomes has its own dict, as the dataclass's default factory gave it."""
+    job = completion.Finalize("erp-prod", "r1")
+    assert job == completion.Finalize("erp-prod", "r1", 1) != completion.Finalize("erp-prod", "r1", 2)
+    assert hash(job) == hash(completion.Finalize(instance_id="erp-prod", run_id="r1"))
+    assert repr(job) == "Finalize(instance_id='erp-prod', run_id='r1', attempt=1)"
+    mark = EndMark("ending", 1.5, "t")
+    assert mark == EndMark(state="ending", since=1.5, token="t") != EndMark("published", 1.5, "t")
+    assert repr(mark) == "EndMark(state='ending', since=1.5, token='t')"
+    assert Recorded(True) and not Recorded(False, complete=True) and Recorded(False) == Recorded(False, False, "")
+    for value, field in ((job, "attempt"), (mark, "state"), (Recorded(True), "stored")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)
+    run = Run(run_id="r", instance_id="i", items=["a"], created_at=1, deadline=2)
+    first, second = RunRecord(run), RunRecord(run=run)
+    first.outcomes["a"] = Outcome(item="a", status=ItemStatus.PASSED, message="m", finished_at=1)
+    assert second.outcomes == {} and first != second
+    second.outcomes.update(first.outcomes)
+    assert first == second and repr(first).startswith("RunRecord(run=Run(")
+    with pytest.raises(TypeError):
+        hash(first)
 
 
 def test_changes_compare_statuses_and_database_names():

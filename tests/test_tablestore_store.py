@@ -7,6 +7,7 @@ how many requests each operation costs, how large outcomes are stored, retries, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -417,6 +418,22 @@ def test_configuration_from_the_settings_and_the_url():
                                    ("tablestore:?prefix=9-", {"instance": "p", "region": "r"}, "prefix")]:
         with pytest.raises(ValueError, match=words):
             parse_url(url, **configured)
+
+
+def test_a_connection_has_its_own_retry_policy_which_equality_ignores():
+    """As the frozen dataclasses they were (precheck.frozen): each Connection made without a retry policy gets a
+    new BoundedRetryPolicy (the default factory), shown in the repr but neither compared nor hashed."""
+    first, second = Connection("http://e", "i"), Connection("http://e", "i")
+    assert isinstance(first.retry_policy, BoundedRetryPolicy) and first.retry_policy is not second.retry_policy
+    assert first == second and hash(first) == hash(second) and first != Connection("http://e", "i", 6.0)
+    assert Connection("http://e", "i", retry_policy=FAST_RETRIES).retry_policy is FAST_RETRIES
+    assert repr(first).startswith("Connection(endpoint='http://e', instance='i', socket_timeout=5.0, retry_policy=")
+    assert repr(TableNames()) == "TableNames(instances='precheck_instances', runs='precheck_runs', " \
+                                 "events='precheck_events')"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.instance = "j"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TableNames().runs = "x"  # type: ignore[misc]
 
 
 def test_the_store_reads_no_environment(monkeypatch):

@@ -30,11 +30,11 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import runevents
 from .deps import Deps
+from .frozen import Frozen
 from .layout import COLLECT
 from .models import Run
 from .ports import PrecheckError, RunRecord
@@ -58,11 +58,17 @@ MAX_DELAY_S = 3600
 FINALIZE = "precheck_finalize"
 
 
-@dataclass(frozen=True)
-class Finalize:
+class Finalize(Frozen):
+    """A finalizer job: which run, and which attempt. Written by hand (precheck.frozen), not as a frozen
+    dataclass, whose generation costs 0.3-0.5 ms on a cold start (issue 16)."""
+
+    __slots__ = ("instance_id", "run_id", "attempt")
     instance_id: str
     run_id: str
-    attempt: int = 1
+    attempt: int
+
+    def __init__(self, instance_id: str, run_id: str, attempt: int = 1):
+        self._init(instance_id=instance_id, run_id=run_id, attempt=attempt)
 
 
 # --- scheduling the finalizer -------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import checks, completion, fleet
@@ -29,17 +28,12 @@ from .deps import Deps
 from .layout import START
 from .models import CheckRequest, Instance, ItemStatus, Outcome, Run, RunStatus, RunView, new_run_id
 from .ports import NotFound, PrecheckError, RunRecord, StoreError
+from .portvalues import Collected, Started, StartResult
 from .registration import UnknownItems, register
 
 log = logging.getLogger("precheck.service")
 
 __all__ = ["Deps", "StartResult", "Started", "collect", "handle_start", "last_result", "start", "view"]
-
-
-@dataclass
-class Started:
-    run: RunView
-    started: bool  # False when a run of the instance was already RUNNING and is returned instead
 
 
 # --- views ----------------------------------------------------------------------------------------------
@@ -222,12 +216,6 @@ def _concurrently(function: Callable[[Any], Any], calls: list, workers: int) -> 
 # --- collection -----------------------------------------------------------------------------------------
 
 
-@dataclass
-class Collected:
-    stored: bool
-    reason: str
-
-
 def collect(delivery: CollectOutcome, deps: Deps) -> Collected:
     """Store one delivered outcome. First write wins; an outcome collected after the run's deadline (the
     request carries it) is recorded as TIMED_OUT, exactly as readers already showed it, so a late or repeated
@@ -357,17 +345,6 @@ def recheck_page(page: RecheckPage, deps: Deps) -> dict:
 
 
 # --- start_precheck's one entry point -------------------------------------------------------------------
-
-
-@dataclass
-class StartResult:
-    """What `start_precheck` did, for the handler to put into words."""
-
-    started: Started | None = None
-    instance: Instance | None = None
-    duplicate: bool = False
-    summary: dict = field(default_factory=dict)
-    updated: bool | None = None  # a registration: whether it replaced an instance with the same id
 
 
 def handle_start(command: StartCommand, deps: Deps) -> StartResult:
