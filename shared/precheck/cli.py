@@ -156,10 +156,10 @@ class _VersionAction(argparse.Action):
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser: for `argv` naming a command, only that command's (cli_args.add_commands)."""
-    from .cli_args import add_commands, command_named
+    from .cli_args import SizedFormatter, add_commands, command_named
 
     parser = UsageParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
-                         allow_abbrev=False)
+                         allow_abbrev=False, formatter_class=SizedFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the functions do (to stderr)")
     parser.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     add_commands(parser, None if argv is None else command_named(list(argv)))
@@ -167,11 +167,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
-    from . import cli_check, cli_fleet, cli_runs
+    from . import cli_check, cli_runs
     from .pydanticlean import without_pydantic_plugins
 
     without_pydantic_plugins()  # before the first model is built (pydanticlean says why)
-    from .events_cli import cmd_events
 
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     args, rest = parser.parse_known_args(argv)
@@ -191,10 +190,16 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             return store_main(([args.action] if args.action else []) + rest)
         if args.command == "check" and args.servers:
-            return cli_fleet.check_servers(args)
+            from .cli_fleet import check_servers  # only for --servers
+
+            return check_servers(args)
+        if args.command == "events":
+            from .events_cli import cmd_events
+
+            return cmd_events(args)
         commands = {"check": cli_check.cmd_check, "serve": cmd_serve, "invoke": cmd_invoke, "demo": cmd_demo,
                     "last": cli_runs.cmd_last, "list": cli_runs.cmd_list, "history": cli_runs.cmd_history,
-                    "diff": cli_runs.cmd_diff, "fix": cli_runs.cmd_fix, "events": cmd_events}
+                    "diff": cli_runs.cmd_diff, "fix": cli_runs.cmd_fix}
         return commands[args.command](args)
     except UsageError as error:
         print(f"precheck: {error}", file=sys.stderr)

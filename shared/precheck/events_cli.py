@@ -15,11 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .cli_args import SizedFormatter
+
 POLL_S = 0.5
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
-    events = commands.add_parser("events", parents=parents, help="the run events of the local sink (--follow)")
+    events = commands.add_parser("events", parents=parents, formatter_class=SizedFormatter,
+                                 help="the run events of the local sink (--follow)")
     events.add_argument("--follow", "-f", action="store_true", help="keep printing events as runs finish")
     events.add_argument("--last", type=_count, default=20, metavar="N",
                         help="start with the last N events (default 20; 0: all)")
