@@ -3,7 +3,7 @@ against the run before, its fix script, the latest run; and the web console's fi
 
 from typing import Any
 
-from precheck import answers, handling, history, queries, wiring
+from precheck import answers, handling, queries, reads, wiring
 
 
 @handling.answers_errors
@@ -11,4 +11,4 @@ def handler(event: bytes, context: Any) -> str:
     query = queries.parse_query(event)
     if query.action in queries.CONSOLE_ACTIONS:
         return answers.console_answer(query.asset or "index.html")
-    return answers.read_answer(history.read(query, wiring.deps(context)))
+    return answers.read_answer(reads.read(query, wiring.deps(context)))

@@ -1,28 +1,21 @@
-"""Reading the fleet and its history: instances with their latest run, an instance's runs newest first, one
-run, what changed since the run before it, and a run's fix script (issue 14, point 1).
+"""Reading the fleet and its history: instances with their latest run, an instance's runs newest first
+(issue 14, point 1); one run, its diff and its fix script are `precheck.reads`, which dispatches every read.
 
-Reads only, but for `run_view`, which settles a finished run as `service.last_result` does. `precheck check`
-registers its instance through `POST /instances` like any other, so the command line, the API and the console
-see one fleet and one history.
+Reads only. `precheck check` registers its instance through `POST /instances` like any other, so the
+command line, the API and the console see one fleet and one history.
 Runs are kept as long as the store keeps them (Tablestore: the runs table's TTL, 90 days by default,
-`adapters.tablestore.schema`). Paging cursors are plain ids; `read` hands them out as the opaque tokens of
-`precheck.paging`.
+`adapters.tablestore.schema`). Paging cursors are plain ids; `reads.read` hands them out as the opaque tokens
+of `precheck.paging`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from .deps import Deps
-from .diff import RunDiff, changed_items, diff_runs
-from .fixscript import fix_script
+from .diff import changed_items
 from .models import Instance, Model, RunStatus, RunView
-from .paging import DEFAULT_PAGE, MAX_PAGE, encode_token
+from .paging import DEFAULT_PAGE, MAX_PAGE
 from .ports import NotFound, RunRecord
-from .service import last_result, settle, view
-
-if TYPE_CHECKING:
-    from .queries import Query
+from .service import view
 
 #: instances read for one page of a filtered listing before answering with what matched so far and a cursor
 #: (two pages of MAX_PAGE: with their latest runs, 8 store calls, which `timeouts.LAST_RESULT_STORE_CALLS` counts)
@@ -125,64 +118,3 @@ def history(instance_id: str, deps: Deps, *, limit: int = DEFAULT_PAGE, after: s
     listed = _summaries(records, deps.clock())[:limit]
     rest = len(records) > limit
     return RunPage(runs=listed, next=listed[-1].run_id if rest and listed else None)
-
-
-def _record(instance_id: str, run_id: str, deps: Deps) -> RunRecord:
-    record = deps.store.get_run(instance_id, run_id)
-    if record is None:
-        if deps.store.get_instance(instance_id) is None:
-            raise NotFound(f"no registered instance {instance_id!r}")
-        raise NotFound(f"instance {instance_id!r} has no run {run_id!r} (runs are kept 90 days)")
-    return record
-
-
-def run_view(instance_id: str, run_id: str, deps: Deps) -> RunView:
-    """One run, as `last_result` shows the latest (settled: an item past the deadline is stored TIMED_OUT)."""
-    now = deps.clock()
-    return view(settle(_record(instance_id, run_id, deps), deps, now), now)
-
-
-def _previous(instance_id: str, run_id: str, deps: Deps, now: float) -> RunView | None:
-    runs, _ = deps.store.list_runs(instance_id, run_id, 1)
-    return view(runs[0], now) if runs else None
-
-
-def run_diff(instance_id: str, run_id: str, deps: Deps) -> RunDiff:
-    """What changed between a run and the run before it."""
-    current = run_view(instance_id, run_id, deps)
-    return diff_runs(current, _previous(instance_id, run_id, deps, deps.clock()))
-
-
-def run_fix_script(instance_id: str, run_id: str, deps: Deps) -> str:
-    """The whole run's fix script (text/plain)."""
-    current = run_view(instance_id, run_id, deps)
-    return fix_script(current, deps.clock())
-
-
-def read(query: Query, deps: Deps) -> Any:
-    """What a GET route of `get_last_result` answers (the console's routes aside): a JSON body, or the text of
-    a fix script (str). Listings' cursors go out as the opaque tokens of `precheck.paging`."""
-    instance_id, run_id = query.instance_id or "", query.run_id or ""
-    if query.action == "list_instances":
-        fleet = list_instances(deps, region=query.region, status=query.status, limit=query.limit, after=query.after)
-        return {"instances": [entry.model_dump(mode="json") for entry in fleet.instances],
-                "next": encode_token("instances", fleet.next) if fleet.next else None}
-    if query.action == "get_instance":
-        return instance_entry(instance_id, deps)
-    if query.action == "history":
-        page = history(instance_id, deps, limit=query.limit, after=query.after)
-        return {"runs": [run.model_dump(mode="json") for run in page.runs],
-                "next": encode_token(f"runs:{instance_id}", page.next) if page.next else None}
-    if query.action == "last_result":
-        return last_result(instance_id, deps)
-    if query.action == "get_run":
-        return run_view(instance_id, run_id, deps)
-    if query.action == "diff":
-        return run_diff(instance_id, run_id, deps).answer()
-    if query.action == "fix_script":
-        return run_fix_script(instance_id, run_id, deps)
-    if query.action == "events":
-        from .event_feed import latest
-
-        return latest(deps.events_to, deps.events_file, query.limit)
-    raise ValueError(f"get_last_result has no read {query.action!r}")
