@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .checks import CheckItem, Probes, all_items
-from .ports import Clock, EventSink, Invoker, Refreshable, ResultStore, Scheduler
+from .ports import Clock
 from .settings import DEFAULT_DEADLINE_GRACE_S, DEFAULT_FC_CONCURRENCY
 
 if TYPE_CHECKING:
     from .adapters.credentials import Credentials
+    from .interfaces import EventSink, Invoker, ResultStore, Scheduler
 
 
 class Deps:
@@ -95,6 +96,8 @@ class Deps:
         if credentials is None:
             return
         self.credentials = credentials
+        from .interfaces import Refreshable  # a check function builds no part that holds credentials (cold start)
+
         for part in self.built:
             if isinstance(part, Refreshable):
                 part.refresh(credentials)

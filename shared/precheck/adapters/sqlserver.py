@@ -28,7 +28,7 @@ import pyodbc
 
 from ..ports import ProbeError, SqlError
 from ..sqltarget import BROWSER_PORT, SqlTarget
-from . import freetds_conf, network, prelogin, sqlbrowser
+from . import freetds_conf, network
 from .odbc import FREETDS, connection_string, family
 
 DEFAULT_DRIVER = "FreeTDS"
@@ -81,6 +81,8 @@ def _clean(text: str, password: str) -> str:
 
 def explain_handshake(target: SqlTarget, address: tuple, family_: int, port: int, timeout: float) -> SqlError:
     """Why a login handshake failed, from what the server answers to a PRELOGIN of our own."""
+    from . import prelogin  # only a failed handshake needs it (cold start: a login that works never does)
+
     answer = prelogin.server_encryption((address[0], port, *address[2:]), family_, timeout)
     if answer == prelogin.ENCRYPT_NOT_SUP and target.encrypt in ("require", "strict"):
         return SqlError("encryption", f"encrypt is {target.encrypt}, but the server does not offer encryption "
@@ -153,6 +155,8 @@ class PyodbcConnector:
             raise SqlError("dns", f"the server name {server.host} does not resolve ({error.message})") from None
         port = server.tcp_port
         if server.needs_browser:
+            from . import sqlbrowser  # only a named instance asks the Browser (cold start)
+
             port = sqlbrowser.instance_port(server.host, address, family_, str(server.instance),
                                             deadline - time.monotonic(), self._browser_port)
         if target.ca_file and not os.path.isfile(target.ca_file):

@@ -11,11 +11,14 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, Instance, ItemStatus
-from ..ports import Assistant, NetworkProbe, OssProbe, SecretResolver, SqlConnector
+
+if TYPE_CHECKING:
+    from ..interfaces import Assistant, OssProbe, SecretResolver, SqlConnector
+    from ..ports import NetworkProbe
 
 
 class Probes(Frozen):

@@ -9,12 +9,14 @@ visibility rules) is read_catalog's own.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..ports import SqlConnector, SqlSession
 from ..sqltarget import SqlTarget
 from . import CheckContext
 from ._sql import DatabaseCatalog, read_catalog
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlConnector, SqlSession
 
 T = TypeVar("T")
 

@@ -4,12 +4,15 @@ ag_backup_preference): connect as the instance's login, and say why not without 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..models import ItemStatus
-from ..ports import PrecheckError, SqlSession
+from ..ports import PrecheckError
 from . import CheckContext, Verdict
 from ._sql import cannot_read
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 T = TypeVar("T")
 

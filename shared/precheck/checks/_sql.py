@@ -6,10 +6,11 @@ The queries name no database: nothing a user controls is ever part of the SQL te
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError, SqlError, SqlSession
+from ..ports import PrecheckError, SqlError
 from ..tsql import quote_name
 from . import CheckContext, Verdict
 from ._databases import (
@@ -21,6 +22,9 @@ from ._databases import (
     databases,
     replicas,
 )
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 SYSTEM_DATABASES = frozenset({"master", "model", "msdb", "tempdb"})
 

@@ -17,15 +17,20 @@ SQL Server 2008 R2 and older (ProductVersion below 11) have no availability grou
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..fixes import guarded
 from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError, SqlError, SqlSession
+from ..ports import PrecheckError, SqlError
 from ..tsql import comment, quote_name, quote_string
 from . import CheckContext, CheckItem, Verdict
 from ._databases import REPLICAS_SQL, databases
 from ._session import cannot_check, with_session
 from ._sql import VISIBILITY_SQL, DatabaseCatalog, Visibility, verdict
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 PREFERENCE_SQL = ("SELECT d.name, d.state_desc, d.recovery_model_desc, "
                   "sys.fn_hadr_backup_is_preferred_replica(d.name) AS is_preferred, ag.name AS group_name, "

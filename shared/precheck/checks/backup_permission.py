@@ -14,15 +14,20 @@ needs VIEW SERVER STATE (sys.dm_hadr_database_replica_states, Permissions); temp
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..fixes import guarded
 from ..frozen import Frozen, Record
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError, SqlError, SqlSession
+from ..ports import PrecheckError, SqlError
 from ..tsql import comment, quote_name, quote_string
 from . import CheckContext, CheckItem, Verdict
 from ._databases import databases
 from ._session import cannot_check, with_session
 from ._sql import VISIBILITY_SQL, DatabaseCatalog, Visibility, verdict
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 _PERMISSIONS = ("CASE WHEN state_desc = 'ONLINE' THEN HAS_PERMS_BY_NAME(name, 'DATABASE', 'BACKUP DATABASE') "
                 "END AS backup_database, "

@@ -21,15 +21,18 @@ the item says so and gives the GRANTs (never PASSED).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..frozen import Frozen
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError, SqlError, SqlSession
+from ..ports import PrecheckError, SqlError
 from ..tsql import comment, quote_name
 from . import CheckContext, CheckItem, Verdict
 from ._reads import read_catalog_and
 from ._sql import DatabaseCatalog, cannot_read, verdict
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 # the window is a parameter (days); per database and taker: the latest log backup and how many
 HISTORY_SQL = ("SELECT b.database_name, b.user_name, m.software_name, MAX(b.backup_finish_date) AS latest, "

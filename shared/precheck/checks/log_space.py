@@ -22,15 +22,20 @@ tempdb is left out (never backed up), and databases not ONLINE (no counters; dat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..fixes import guarded
 from ..frozen import Frozen
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError, SqlError, SqlSession
+from ..ports import PrecheckError, SqlError
 from ..tsql import comment, quote_name, quote_string
 from . import CheckContext, CheckItem, Verdict
 from ._databases import Database, names
 from ._reads import read_catalog_and
 from ._sql import DatabaseCatalog, cannot_read, verdict
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 # only the databases whose log waits for something (NOTHING is the rule): a small answer on a huge instance
 REUSE_SQL = ("SELECT name, log_reuse_wait_desc FROM sys.databases "

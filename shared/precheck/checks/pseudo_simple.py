@@ -18,13 +18,18 @@ recovery, which a member keeps: https://learn.microsoft.com/sql/database-engine/
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..models import AffectedDatabase, ItemStatus
-from ..ports import PrecheckError, SqlSession
+from ..ports import PrecheckError
 from ..tsql import comment, quote_name
 from . import CheckContext, CheckItem, Verdict
 from ._databases import Database, names
 from ._reads import read_catalog_and
 from ._sql import SYSTEM_DATABASES, DatabaseCatalog, cannot_read, verdict
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 # 1 when the log chain has started (a log backup LSN exists); only the candidates' rows are asked for
 RECOVERY_STATUS_SQL = ("SELECT d.name, CASE WHEN rs.last_log_backup_lsn IS NULL THEN 0 ELSE 1 END AS log_chain "

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
 
 from ..frozen import Frozen
 from ..models import ItemSettings, ItemStatus
-from ..ports import PrecheckError, SqlSession
+from ..ports import PrecheckError
 from . import CheckContext, CheckItem, Verdict
 from ._session import cannot_check, with_session
+
+if TYPE_CHECKING:
+    from ..interfaces import SqlSession
 
 VERSION_SQL = ("SELECT CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)) AS product_version, "
                "CAST(SERVERPROPERTY('ProductLevel') AS nvarchar(128)) AS product_level, "
