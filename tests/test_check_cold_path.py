@@ -93,3 +93,18 @@ def test_refresh_still_reaches_the_parts_that_hold_credentials():
     assert isinstance(holder, ports.Refreshable) and not isinstance(plain, ports.Refreshable)
     deps.refresh("new")  # type: ignore[arg-type]
     assert holder.got == ["new"]
+
+
+@pytest.mark.parametrize("text, refused", [
+    ("", False), ("plain", False), ("销售数据 😀", False), ("a\ud800b", True), ("\udfff", True),
+    ("\ud83d\ude00", True),  # a pair left as two code points is two lone surrogates to UTF-8
+])
+def test_text_with_a_surrogate_is_refused_without_a_regex(text, refused):
+    """A check request's strings are refused exactly when they hold a surrogate code point (U+D800..U+DFFF)."""
+    from precheck.eventjson import BadEvent, check_json_value
+
+    if refused:
+        with pytest.raises(BadEvent, match="lone UTF-16 surrogate"):
+            check_json_value({"instance": {"user": text}})
+    else:
+        assert check_json_value({"instance": {"user": text}}) == {"instance": {"user": text}}

@@ -74,7 +74,18 @@ def parse_model(model: type[BaseModel], data: Any, what: str) -> Any:
 MAX_JSON_DEPTH = 32
 #: Integers beyond a signed 64-bit value fit neither a store's integer nor a float exactly.
 MAX_JSON_INT = 2**63 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(text: str) -> bool:
+    """Whether `text` holds a UTF-16 surrogate code point (U+D800..U+DFFF), which no UTF-8 store can hold: the
+    one thing UTF-8 cannot encode. No regex: compiling one cost every check function's cold start ~0.14 ms."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _refuse_constant(name: str) -> Any:
@@ -107,7 +118,7 @@ def check_json_value(value: Any, what: str = "event") -> Any:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if _has_surrogate(item):
                 raise BadEvent(f"{what} holds text that is not valid Unicode (a lone UTF-16 surrogate)")
         elif isinstance(item, bool) or item is None:
             continue
