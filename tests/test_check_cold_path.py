@@ -27,7 +27,9 @@ _FIRST_CALL = (
     "protocols = sorted({f'{value.__module__}.{value.__name__}' for name, module in list(sys.modules.items())\n"
     "                    if name.startswith('precheck') for value in vars(module).values()\n"
     "                    if isinstance(value, type) and getattr(value, '_is_protocol', False)} - {'typing.Protocol'})\n"
-    "print(json.dumps({'status': outcome['status'], 'protocols': protocols,\n"
+    "import re\n"
+    "compiled = [key[1] for key in re._cache if key[1] == r'\\((\\d+)\\)']\n"
+    "print(json.dumps({'status': outcome['status'], 'protocols': protocols, 'compiled': compiled,\n"
     "                  'loaded': [name for name in watched if name in sys.modules]}))\n"
 )
 
@@ -44,13 +46,15 @@ def _first_call(function: str, instance: dict) -> dict:
 
 def test_a_sql_check_function_loads_no_protocol_nor_browser_nor_prelogin(sqlserver_emulator):
     """In a fresh interpreter a SQL check's first call that logs in and answers creates no Protocol class and loads
-    neither the SQL Server Browser client (no named instance) nor the PRELOGIN probe (the handshake worked)."""
+    neither the SQL Server Browser client (no named instance) nor the PRELOGIN probe (the handshake worked), nor
+    compiles the pattern that reads a driver error's number."""
     emulator = sqlserver_emulator({"version": "15.0.2000.5",
                                    "logins": [{"name": "backup", "password": "pw", "sysadmin": True}],
                                    "databases": [{"name": "sales", "state": "ONLINE", "recovery_model": "SIMPLE"}]})
     seen = _first_call("check_recovery_mode", {"server": f"127.0.0.1,{emulator.port}", "encrypt": "off"})
     assert seen["status"] == "WARNING", seen  # logged in and read: sales is in SIMPLE recovery
     assert seen["loaded"] == [] and seen["protocols"] == ["precheck.ports.NetworkProbe"]
+    assert seen["compiled"] == []  # the driver's error numbers are read only from an error
 
 
 def test_a_network_check_function_loads_no_protocol():

@@ -32,7 +32,9 @@ from . import freetds_conf, network
 from .odbc import FREETDS, connection_string, family
 
 DEFAULT_DRIVER = "FreeTDS"
-_NATIVE = re.compile(r"\((\d+)\)")
+#: a native error number in a driver's message, "(18456)": a pattern text, compiled (and cached by `re`) when an
+#: error is classified, which a working check never needs (cold start)
+_NATIVE = r"\((\d+)\)"
 _LOGIN_FAILED = 18456
 _DATABASE_FAILED = {4060: "the login cannot open database master", 4064: "the login cannot open its default database"}
 #: FreeTDS's own numbers for a connection lost while talking: unexpected EOF, read failed, write failed
@@ -49,7 +51,7 @@ def classify(error: Exception, user: str, password: str) -> SqlError:
     itself, `explain_handshake`)."""
     state = error.args[0] if error.args else ""
     text = str(error.args[1]) if len(error.args) > 1 else str(error)
-    natives = {int(number) for number in _NATIVE.findall(text)}
+    natives = {int(number) for number in re.findall(_NATIVE, text)}
     lowered = text.lower()
     for number, reason in _DATABASE_FAILED.items():  # SQL Server follows 4060/4064 with 18456
         if number in natives:
