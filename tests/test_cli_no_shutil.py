@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from precheck.adapters import freetds_conf
-from precheck.cli_args import SizedFormatter, terminal_columns
+from precheck.cli_args import SizedFormatter
+from precheck.settings import terminal_columns
 
 
 def _fresh(code: str, **env: str) -> str:

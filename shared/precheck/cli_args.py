@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
+
+from .settings import terminal_columns
 
 FORMATS = ["text", "json", "junit", "csv"]
 RUN_STATUSES = ["RUNNING", "PASSED", "SKIPPED", "WARNING", "TIMED_OUT", "ERROR", "FAILED"]
-
-
-def terminal_columns() -> int:
-    """The terminal's width as argparse's help takes it, `shutil.get_terminal_size().columns` (Python 3.10's
-    Lib/shutil.py): COLUMNS when it is a positive integer, else the width of the terminal on stdout, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns > 0:
-        return columns
-    stdout = sys.__stdout__
-    if stdout is None:  # no stdout at all: shutil's AttributeError, its fallback
-        return 80
-    try:
-        return os.get_terminal_size(stdout.fileno()).columns
-    except (AttributeError, ValueError, OSError):
-        return 80
 
 
 class SizedFormatter(argparse.HelpFormatter):
@@ -174,7 +156,7 @@ def _fix(commands: argparse._SubParsersAction, common: list[argparse.ArgumentPar
 def _events(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     from .events_cli import add_parser as add_events  # `precheck events` (issue 17)
 
-    add_events(commands, common)
+    add_events(commands, common, SizedFormatter)
 
 
 def _demo(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:

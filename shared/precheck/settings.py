@@ -229,6 +229,27 @@ def temporary_parent() -> str:
     return "/tmp"
 
 
+def terminal_columns() -> int:
+    """The terminal's width as argparse's help takes it, `shutil.get_terminal_size().columns` (Python 3.10's
+    Lib/shutil.py): COLUMNS when it is a positive integer, else the width of the terminal on stdout, else 80
+    (cli_args.SizedFormatter, which spares every command shutil's import)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    import sys
+
+    stdout = sys.__stdout__
+    if stdout is None:  # no stdout at all: shutil's AttributeError, its fallback
+        return 80
+    try:
+        return os.get_terminal_size(stdout.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 # --- parsing, one rule per kind of value ----------------------------------------------------------------------
 
 
