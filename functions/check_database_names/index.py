@@ -2,8 +2,11 @@
 
 from typing import Any
 
-from precheck import eventjson, handling, runner, wiring
-from precheck.checks import database_names
+from precheck.startup import loading
+
+with loading():  # the collector paused, the first load frozen (precheck.startup)
+    from precheck import eventjson, handling, runner, wiring
+    from precheck.checks import database_names
 
 
 @handling.answers_errors

@@ -3,7 +3,10 @@ finalizer, which `start_precheck` schedules for the run's deadline (precheck.com
 
 from typing import Any
 
-from precheck import answers, commands, completion, handling, service, wiring
+from precheck.startup import loading
+
+with loading():  # the collector paused, the first load frozen (precheck.startup)
+    from precheck import answers, commands, completion, handling, service, wiring
 
 
 @handling.answers_errors

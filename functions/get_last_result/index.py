@@ -3,7 +3,10 @@ against the run before, its fix script, the latest run; and the web console's fi
 
 from typing import Any
 
-from precheck import answers, handling, queries, reads, wiring
+from precheck.startup import loading
+
+with loading():  # the collector paused, the first load frozen (precheck.startup)
+    from precheck import answers, handling, queries, reads, wiring
 
 
 @handling.answers_errors

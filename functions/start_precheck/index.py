@@ -3,7 +3,10 @@ instance) and EventBridge (an instance was registered). Fans out one async invoc
 
 from typing import Any
 
-from precheck import answers, commands, handling, service, wiring
+from precheck.startup import loading
+
+with loading():  # the collector paused, the first load frozen (precheck.startup)
+    from precheck import answers, commands, handling, service, wiring
 
 
 @handling.answers_errors
