@@ -119,3 +119,18 @@ def test_the_worst_destination_event_with_fix_statements_keeps_its_margin():
     print(json.dumps({"worst_event_bytes_with_fixes": max(value["event_bytes"] for value in figures.values()),
                       "limit_minus_margin": DESTINATION_LIMIT_BYTES - DESTINATION_MARGIN_BYTES,
                       "by_name_kind": figures}))
+
+
+def test_the_unprintable_set_is_the_class_it_replaced():
+    """fixes tells unprintable characters by a set (no pattern compiled on a cold start): exactly the C0 and C1
+    controls, DEL and the two Unicode line separators, as the character class `[\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]`
+    it replaced; every other character of the first planes is printable."""
+    import re
+
+    from precheck import fixes
+
+    pattern = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+    for code in range(0x3000):
+        char = chr(code)
+        assert fixes.plain(f"a{char}b") is (pattern.search(char) is None), hex(code)
+    assert fixes.name_literal("a\nb\u2028") == "N'a' + NCHAR(10) + N'b' + NCHAR(8232)"
