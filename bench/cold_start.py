@@ -1,6 +1,8 @@
 """Cold start of the check functions, counted to the END of the first invocation: each function's handler
 imported in a fresh interpreter and called once with a real check request, next to the SDKs that function needs
-doing the same first call, in the same run (median of 9, the children alternated run by run).
+doing the same first call, in the same run (median of BENCH_REPEAT >= 9, 15 by default, as bench/api_cold_start.py:
+the target is the worst of 11 functions, and a median of 9 on a shared 2-core machine let one noisy function
+decide it; the children alternated run by run).
 
 Child 1 (the function): imports `functions/check_<item>/index.py` and calls `handler(event, None)` once with
 the event `start_precheck` sends (`CheckRequest(...).model_dump_json()` as bytes) against real endpoints: the
@@ -44,7 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, emit, median, start_emulator  # noqa: E402
 
-REPEAT = int(os.environ.get("BENCH_REPEAT", "9"))  # the issue asks for the median of 9
+REPEAT = max(9, int(os.environ.get("BENCH_REPEAT", "15")))  # >= 9 (the issue); 15 by default: the machine is shared
 TARGET = 1.10
 PASSWORD_ENV = "BENCH_COLD_SQL_PW"
 

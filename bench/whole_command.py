@@ -17,8 +17,8 @@ A DBA runs `precheck check` again and again on one machine; the first use create
 (PRECHECK_HOME). The target's figure is the steady state: one PRECHECK_HOME, created by a warm-up run,
 reused by every timed run (each still registers the instance and stores its run). The first use (a fresh
 PRECHECK_HOME each run) is timed too and printed as "first_use_median_ms".
-Target: the whole command's median (steady state) <= 2.0x the minimal process's median (median of >= 9,
-alternated).
+Target: the whole command's median (steady state) <= 2.0x the minimal process's median (median of BENCH_RUNS >= 9,
+15 by default on a shared machine, alternated).
 
 "cpu_ms" gives each side's own CPU time (the children's rusage): the minimal process mostly waits for the
 emulator, the command mostly computes (interpreter, imports, validation, the store), which is what is left to
@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, median, ms, start_emulator  # noqa: E402
 
-RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+RUNS = max(9, int(os.environ.get("BENCH_RUNS", "15")))  # >= 9 (the issue); 15 by default: the machine is shared
 TARGET = 2.0
 BIN = Path(sys.executable).parent
 
