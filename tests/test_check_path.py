@@ -94,3 +94,29 @@ def test_a_check_function_loads_neither_the_envelopes_nor_the_routes_nor_the_api
     assert seen["status"] == "ERROR"  # the closed port: an outcome, so the request itself was accepted
     assert seen["loaded"] == []
     assert seen["rejected"]["status"] == 400 and "invalid check request" in seen["rejected"]["error"]
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b"[" * 33 + b"]" * 33, "nested more than 32"),
+    ("[" * 33 + "]" * 33, "nested more than 32"),
+    (b'{"a": "\\ud800"}', "lone UTF-16 surrogate"),
+    ('{"a": "\\uDFFF"}', "lone UTF-16 surrogate"),
+    (b'{"a": "\xed\xa0\x80"}', "lone UTF-16 surrogate"),  # a surrogate encoded as UTF-8: json.loads passes it
+    ('{"a": "\ud800"}', "lone UTF-16 surrogate"),  # a surrogate in the text handed in
+    ('{"a": "x"}'.encode("utf-16"), None),
+    ('{"a": "\ud800"}'.encode("utf-16", "surrogatepass"), "lone UTF-16 surrogate"),
+    (b'{"a": [1, 2.5, "\\u00e9", "\\\\ud800", {"b": null}]}', None),  # an escaped backslash, then "ud800": text
+    (b'{"a": 1e400}', "non-finite"),
+    (b'{"a": 9223372036854775808}', "out of range"),
+])
+def test_strict_json_refuses_the_same_with_or_without_walking_the_value(raw, words):
+    """load_json walks the parsed value only when the text itself cannot show that nesting and surrogates are
+    within bounds (issue 16: an outcome's delivery walked it three times): every refusal stays."""
+    from precheck.eventjson import load_json
+
+    if words is None:
+        assert load_json(raw) == json.loads(raw)
+        return
+    with pytest.raises(BadEvent) as caught:
+        load_json(raw)
+    assert words in caught.value.message

@@ -156,7 +156,23 @@ def load_json(raw: bytes | str | dict, what: str = "event", limit: int = MAX_EVE
     except (ValueError, TypeError, UnicodeDecodeError) as error:
         where = getattr(error, "pos", "?")
         raise BadEvent(f"{what} is not valid JSON: {error.__class__.__name__} at {where}") from None
+    if _plainly_acceptable(raw):
+        return value
     return check_json_value(value, what)
+
+
+def _plainly_acceptable(raw: bytes | bytearray | str) -> bool:
+    """Whether the text alone shows what `check_json_value` would walk the parsed value for (issue 16: three walks
+    per outcome delivered): the parse's own hooks have refused every number out of range or not finite, so what
+    is left is nesting and surrogates. Fewer `{` and `[` than MAX_JSON_DEPTH cannot nest deeper (each is one byte
+    in any encoding json.loads detects, so the count never falls short), and ASCII text without a `\\ud` escape
+    cannot hold a surrogate (json.loads decodes bytes with "surrogatepass": non-ASCII bytes could). Anything
+    else is walked."""
+    if isinstance(raw, str):
+        return (raw.count("{") + raw.count("[") <= MAX_JSON_DEPTH and raw.isascii()
+                and "\\ud" not in raw and "\\uD" not in raw)
+    return (raw.count(b"{") + raw.count(b"[") <= MAX_JSON_DEPTH and raw.isascii()
+            and b"\\ud" not in raw and b"\\uD" not in raw)
 
 
 def parse_check_request(raw: bytes | str | dict, item: str | None = None) -> CheckRequest:
