@@ -223,3 +223,29 @@ def test_a_host_label_longer_than_dns_allows_is_a_dns_failure_at_once():
     with pytest.raises(ProbeError) as caught:
         SocketNetworkProbe().connect(Endpoint(host="a" * 64 + ".invalid", port=443), timeout=3.0)
     assert caught.value.kind == "dns"  # it was "timeout": the codec's error died with the resolving thread
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "10.1.2.3", "::1", "0:0::1", "::ffff:1.2.3.4", "2001:db8::1"])
+def test_an_ip_address_is_taken_as_it_is_without_a_lookup_thread(host, monkeypatch):
+    """An address written out needs no lookup: it is answered at once, as getaddrinfo answers it, with no thread
+    and without calling the resolver (issue 16: a thread per probe and per login)."""
+    from precheck.adapters import network
+
+    started: list[str] = []
+    real_thread = network.threading.Thread
+
+    def thread(*args, **kwargs):
+        started.append(kwargs.get("name"))
+        return real_thread(*args, **kwargs)
+
+    monkeypatch.setattr(network.threading, "Thread", thread)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("an address is not looked up")
+
+    assert network.resolve(host, 1433, 1.0, refused) == socket.getaddrinfo(host, 1433, type=socket.SOCK_STREAM)[:1]
+    assert started == []
+    # a name, and a form only the resolver reads, still go to the resolver (in its thread)
+    for name in ("db.example", "127.1"):
+        assert network.resolve(name, 1433, 1.0, lambda *a, **k: [("found",)]) == [("found",)]
+    assert started == ["resolve", "resolve"]

@@ -15,7 +15,11 @@ Resolver = Callable[..., list]
 
 
 def resolve(host: str, port: int, timeout: float, getaddrinfo: Resolver = socket.getaddrinfo) -> list[tuple]:
-    """getaddrinfo in a daemon thread, abandoned after `timeout` seconds."""
+    """An IP address as it is (there is nothing to look up or wait for); a name by getaddrinfo in a daemon
+    thread, abandoned after `timeout` seconds."""
+    literal = _address_literal(host, port)
+    if literal is not None:
+        return [literal]
     box: list = []
     # an ASCII name goes as bytes: the same lookup, without loading the IDNA codec (cold start), and a label
     # the codec refuses (over 63 characters) fails as the resolver's own error rather than in the thread
@@ -36,6 +40,23 @@ def resolve(host: str, port: int, timeout: float, getaddrinfo: Resolver = socket
         error = box[0]
         raise ProbeError("dns", getattr(error, "strerror", None) or str(error))
     return box[0]
+
+
+def _address_literal(host: str, port: int) -> tuple | None:
+    """What getaddrinfo answers for an IPv4 or IPv6 address written out (`inet_pton`'s forms; the address
+    normalized as getaddrinfo gives it), without a thread per lookup (issue 16: a check function's cold start,
+    and 11 threads of every `precheck check`); None for a name, or a form only the resolver reads (`127.1`,
+    a scoped `fe80::1%eth0`), which goes to getaddrinfo as before."""
+    if not host.isascii():
+        return None
+    for family, proto_address in ((socket.AF_INET, lambda text: (text, port)),
+                                  (socket.AF_INET6, lambda text: (text, port, 0, 0))):
+        try:
+            packed = socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", proto_address(socket.inet_ntop(family, packed)))
+    return None
 
 
 class SocketNetworkProbe:
