@@ -61,7 +61,11 @@ def run_one(script: Path, timeout_s: float) -> dict[str, Any]:
 
 def run(names: list[str], rounds: int, bench_dir: Path, out_dir: Path, timeout_s: float = TIMEOUT_S,
         echo: Any = None) -> dict[str, Any]:
-    """Run `names` `rounds` times; save each output in out_dir/<round>/<name>.json; return the summary."""
+    """Run `names` `rounds` times; save each output in out_dir/<round>/<name>.json; return the summary.
+    out_dir holds this invocation's rounds only: what an earlier invocation saved there is removed first, so a
+    single benchmark run after `--rounds 2` never leaves its figures mixed into the pair (scripts/cost.py and
+    the README's table read these files as one set)."""
+    _clear(out_dir)
     results: dict[str, dict[str, Any]] = {name: {"met": [], "held": True} for name in names}
     for round_no in range(1, rounds + 1):
         folder = out_dir / str(round_no)
@@ -84,6 +88,18 @@ def run(names: list[str], rounds: int, bench_dir: Path, out_dir: Path, timeout_s
             entry["held"] = None  # figures without a target
     return {"bench": "summary", "machine": machine(), "rounds": rounds, "results": results,
             "all_held": all(entry["held"] is not False for entry in results.values())}
+
+
+def _clear(out_dir: Path) -> None:
+    """Remove the rounds an earlier invocation saved (numbered folders of JSON files, nothing else)."""
+    if not out_dir.is_dir():
+        return
+    for folder in out_dir.iterdir():
+        if folder.is_dir() and folder.name.isdigit():
+            for saved in folder.glob("*.json"):
+                saved.unlink()
+            if not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:

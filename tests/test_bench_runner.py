@@ -98,3 +98,17 @@ def test_bad_arguments_are_refused_clearly(bench_dir: Path, argv: list[str],
         _runner.main(["--bench-dir", str(bench_dir), *argv])
     assert stopped.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_invocation_replaces_what_the_last_one_saved(bench_dir: Path, tmp_path: Path) -> None:
+    """`--rounds 2`, then one benchmark alone: the folder holds the second invocation's round only, never a
+    round of the pair with one file replaced (the README's table and scripts/cost.py read it as one set)."""
+    out = tmp_path / "out"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "keep.json").write_text("{}", encoding="utf-8")
+    _runner.run(["a_missed", "b_met"], 2, bench_dir, out)
+    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*.json")) == [
+        "1/a_missed.json", "1/b_met.json", "2/a_missed.json", "2/b_met.json", "notes/keep.json"]
+    _runner.run(["b_met"], 1, bench_dir, out)
+    assert sorted(path.relative_to(out).as_posix() for path in out.rglob("*.json")) == [
+        "1/b_met.json", "notes/keep.json"]
