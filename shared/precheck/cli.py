@@ -31,7 +31,7 @@ import sys
 from collections.abc import Sequence
 
 from .cli_session import Failed, Session, UsageError, load_settings, open_api, session  # noqa: F401 (re-exported)
-from .report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageParser
+from .report import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
 #: the exit status of a command whose output pipe was closed early (`precheck last ID | head`): 128 + SIGPIPE
 EXIT_PIPE = 141
@@ -156,10 +156,10 @@ class _VersionAction(argparse.Action):
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The command line's parser: for `argv` naming a command, only that command's (cli_args.add_commands)."""
-    from .cli_args import SizedFormatter, add_commands, command_named
+    from .cli_args import SizedParser, add_commands, command_named
 
-    parser = UsageParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
-                         allow_abbrev=False, formatter_class=SizedFormatter)
+    parser = SizedParser(prog="precheck", description="SQL Server backup precheck for Alibaba Cloud.",
+                         allow_abbrev=False)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the functions do (to stderr)")
     parser.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     add_commands(parser, None if argv is None else command_named(list(argv)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
+from .report import UsageParser
 from .settings import terminal_columns
 
 FORMATS = ["text", "json", "junit", "csv"]
@@ -21,9 +23,18 @@ class SizedFormatter(argparse.HelpFormatter):
                          terminal_columns() - 2 if width is None else width)
 
 
+class SizedParser(UsageParser):
+    """The command line's parsers (the top one, each command's and their common options): usage errors that
+    never repeat a value (UsageParser), help formatted by SizedFormatter unless told otherwise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", SizedFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def _common() -> argparse.ArgumentParser:
     """Options every command takes, after its name too (`precheck last ID -v`)."""
-    common = argparse.ArgumentParser(add_help=False, formatter_class=SizedFormatter)
+    common = SizedParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log what the functions do (to stderr)")
     return common
@@ -51,14 +62,14 @@ def add_commands(parser: argparse.ArgumentParser, only: str | None = None) -> No
     cost every command about 4 ms; parsing the same arguments gives the same result, and a word that is not a
     command, or none, builds them all, so the error and the help list them as before)."""
     common = [_common()]
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SizedParser)
     for name in COMMANDS:
         if only is None or name == only:
             _ADDERS[name](commands, common)
 
 
 def _check(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    check = commands.add_parser("check", formatter_class=SizedFormatter, parents=common, allow_abbrev=False,
+    check = commands.add_parser("check", parents=common, allow_abbrev=False,
                                 help="precheck one SQL Server instance now, or many (--servers FILE)")
     check.add_argument("--server",
                        help="SQL Server name as DBAs write it: HOST (port 1433), HOST,PORT, tcp:HOST,PORT, "
@@ -96,15 +107,15 @@ def _check(commands: argparse._SubParsersAction, common: list[argparse.ArgumentP
 
 
 def _serve(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("serve", formatter_class=SizedFormatter,
-                                parents=common, help="run the local API and the console")
+    serve = commands.add_parser("serve", parents=common,
+                                help="run the local API and the console")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080, help="default 8080; 0 for any free port")
 
 
 def _invoke(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    invoke = commands.add_parser("invoke", formatter_class=SizedFormatter,
-                                 parents=common, help="run one function's handler with an event file",
+    invoke = commands.add_parser("invoke", parents=common,
+                                 help="run one function's handler with an event file",
                                  description="Run one function's handler with an event file; the exit status "
                                              "is 1 when it answers an API request with 4xx or 5xx.")
     invoke.add_argument("function", help="a folder of functions/ (an unknown name lists them)")
@@ -115,15 +126,15 @@ def _invoke(commands: argparse._SubParsersAction, common: list[argparse.Argument
 
 
 def _last(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    last = commands.add_parser("last", formatter_class=SizedFormatter,
-                               parents=common, help="show the last precheck of an instance, with its age")
+    last = commands.add_parser("last", parents=common,
+                               help="show the last precheck of an instance, with its age")
     last.add_argument("instance_id")
     _format(last, FORMATS)
 
 
 def _list(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    listing = commands.add_parser("list", formatter_class=SizedFormatter,
-                                  parents=common, help="the instances, each with its latest run")
+    listing = commands.add_parser("list", parents=common,
+                                  help="the instances, each with its latest run")
     listing.add_argument("--region", help="only this region's instances")
     listing.add_argument("--status", choices=RUN_STATUSES, help="only those whose latest run has this status")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
@@ -131,24 +142,24 @@ def _list(commands: argparse._SubParsersAction, common: list[argparse.ArgumentPa
 
 
 def _history(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    history = commands.add_parser("history", formatter_class=SizedFormatter,
-                                  parents=common, help="an instance's runs, newest first")
+    history = commands.add_parser("history", parents=common,
+                                  help="an instance's runs, newest first")
     history.add_argument("instance_id")
     history.add_argument("--limit", type=int, default=20, help="at most this many runs (default 20)")
     _format(history, ["text", "json", "csv"])
 
 
 def _diff(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    diff = commands.add_parser("diff", formatter_class=SizedFormatter,
-                               parents=common, help="what changed in a run since the run before")
+    diff = commands.add_parser("diff", parents=common,
+                               help="what changed in a run since the run before")
     diff.add_argument("instance_id")
     diff.add_argument("run_id", nargs="?", help="default: the latest run")
     _format(diff, ["text", "json"])
 
 
 def _fix(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    fix = commands.add_parser("fix", formatter_class=SizedFormatter,
-                              parents=common, help="a run's fix script (T-SQL commented by item)")
+    fix = commands.add_parser("fix", parents=common,
+                              help="a run's fix script (T-SQL commented by item)")
     fix.add_argument("instance_id")
     fix.add_argument("--run", metavar="RUN_ID", help="default: the latest run")
 
@@ -156,25 +167,25 @@ def _fix(commands: argparse._SubParsersAction, common: list[argparse.ArgumentPar
 def _events(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     from .events_cli import add_parser as add_events  # `precheck events` (issue 17)
 
-    add_events(commands, common, SizedFormatter)
+    add_events(commands, common)
 
 
 def _demo(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    demo = commands.add_parser("demo", formatter_class=SizedFormatter,
-                               parents=common, help="emulated SQL Server, local API and a first precheck")
+    demo = commands.add_parser("demo", parents=common,
+                               help="emulated SQL Server, local API and a first precheck")
     demo.add_argument("--port", type=int, default=8080, help="default 8080; 0 for any free port")
     demo.add_argument("--once", action="store_true", help="exit after the first precheck")
 
 
 def _emulate(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
     # the emulators' and the store's own options follow their names: these parsers take only the first word
-    emulate = commands.add_parser("emulate", formatter_class=SizedFormatter,
+    emulate = commands.add_parser("emulate",
                                   help="run an emulator in the foreground", add_help=False)
     emulate.add_argument("target", nargs="?", choices=["sqlserver", "tablestore"])
 
 
 def _store(commands: argparse._SubParsersAction, common: list[argparse.ArgumentParser]) -> None:
-    store = commands.add_parser("store", formatter_class=SizedFormatter, add_help=False,
+    store = commands.add_parser("store", add_help=False,
                                 help="manage the result store: store init [--store URL] [--runs-ttl-days N] "
                                      "[--events-ttl-days N]")
     store.add_argument("action", nargs="?", choices=["init"])

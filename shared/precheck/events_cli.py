@@ -18,9 +18,8 @@ from typing import Any
 POLL_S = 0.5
 
 
-def add_parser(commands: Any, parents: list[argparse.ArgumentParser],
-               formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter) -> None:
-    events = commands.add_parser("events", parents=parents, formatter_class=formatter_class,
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser]) -> None:
+    events = commands.add_parser("events", parents=parents,
                                  help="the run events of the local sink (--follow)")
     events.add_argument("--follow", "-f", action="store_true", help="keep printing events as runs finish")
     events.add_argument("--last", type=_count, default=20, metavar="N",
