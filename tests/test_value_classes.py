@@ -68,6 +68,14 @@ def test_a_record_is_mutable_compared_by_value_and_unhashable_as_a_plain_datacla
         made.other = 1  # type: ignore[attr-defined]  # slots: no stray attribute
 
 
+def test_replace_makes_a_new_value_through_init_as_dataclasses_replace():
+    made = Point(1, [2])
+    assert made.replace(x=5) == Point(5, [2]) and made == Point(1, [2])
+    assert Tally("a", 1).replace(count=3) == Tally("a", 3)
+    with pytest.raises(TypeError):
+        made.replace(z=1)  # an unknown field, refused by __init__
+
+
 @pytest.mark.parametrize("value", [Point(1, [2]), Labelled(4, "b"), Tally("c", 5)], ids=repr)
 def test_values_copy_and_pickle_field_by_field(value):
     assert pickle.loads(pickle.dumps(value)) == value

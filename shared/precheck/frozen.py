@@ -9,9 +9,9 @@ written by hand instead, with `__slots__` and their own `__init__`, and share th
   `_init(...)` (or `object.__setattr__` where a class is made in bulk) in its `__init__`.
 - `Record`: mutable, `==` over `_key()` between instances of the same class only, and unhashable, as a plain
   dataclass is.
-Both pickle and copy field by field, and show themselves as a dataclass does, `Name(field=value, ...)` over
-their slots in order, unless the class says its own repr (one holding a secret does); `_key()` is the slots'
-values unless the class says otherwise.
+Both pickle and copy field by field, have `replace(...)` as `dataclasses.replace`, and show themselves as a
+dataclass does, `Name(field=value, ...)` over their slots in order, unless the class says its own repr (one
+holding a secret does); `_key()` is the slots' values unless the class says otherwise.
 Imports nothing of ours.
 """
 
@@ -61,6 +61,12 @@ class _Value:
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _fields_of(self))
         return f"{self.__class__.__qualname__}({shown})"
+
+    def replace(self, **changes: Any) -> Any:
+        """A new value with `changes` (field=value), made through the class's `__init__` as `dataclasses.replace`
+        makes one (so its checks run again; an unknown field is a TypeError): for a class whose `__init__` takes
+        its fields by name."""
+        return type(self)(**{**{name: getattr(self, name) for name in _fields_of(self)}, **changes})
 
 
 class Frozen(_Value):

@@ -99,9 +99,6 @@ class Connected(Frozen):
     def __init__(self, address: str, connect_ms: float):
         self._init(address=address, connect_ms=connect_ms)
 
-    def __repr__(self) -> str:
-        return f"Connected(address={self.address!r}, connect_ms={self.connect_ms!r})"
-
 
 class NetworkProbe(Protocol):
     """Resolves a host and opens (then closes) a TCP connection, within `timeout` seconds in all."""

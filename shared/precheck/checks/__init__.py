@@ -43,10 +43,6 @@ class Probes(Frozen):
                  assistant: Callable[[], Assistant] | None = None, local: bool = False) -> None:
         self._init(network=network, oss=oss, sql=sql, secrets=secrets, assistant=assistant, local=local)
 
-    def replace(self, **changes: Any) -> Probes:
-        """These probes with `changes` (field=value), as `dataclasses.replace` made them."""
-        return Probes(**{**_fields(self, self.__slots__), **changes})
-
     def for_invocation(self) -> Probes:
         """These probes with one secret resolver for the whole invocation: a secret (a KMS call) is read at
         most once per invocation and never kept past it."""
@@ -79,10 +75,6 @@ class CheckContext(Record):
         self.started = started
         self.time_limit = time_limit
         self.margin = margin
-
-    def replace(self, **changes: Any) -> CheckContext:
-        """A new context with `changes` (field=value), as `dataclasses.replace` made one."""
-        return CheckContext(**{**_fields(self, self.__slots__), **changes})
 
     def remaining(self) -> float:
         return max(0.0, self.time_limit - self.margin - (time.monotonic() - self.started))
@@ -131,10 +123,6 @@ class CheckItem(Frozen):
     @property
     def function_name(self) -> str:
         return function_name(self.name)
-
-
-def _fields(value: object, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(value, name) for name in names}
 
 
 def function_name(item: str) -> str:
